@@ -1,0 +1,60 @@
+# aurora-batch developer entry points. Every target bootstraps .venv itself.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-unit test-integration test-e2e demo bench lint fmt typecheck build clean stack
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+test-unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+test-e2e: setup
+	$(BIN)/python -m pytest -q tests/e2e
+
+demo: setup
+	$(BIN)/aurora-batch demo
+
+stack: setup
+	$(BIN)/aurora-batch stack up
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m tools.ci_lint $(if $(REQUIRE_ACTIONLINT),--require-actionlint)
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Lambda zips dist/<function>.zip, for ARCH=arm64 (default) or ARCH=x86_64. Every zip entry
+# gets the SOURCE_DATE_EPOCH timestamp (default 1980-01-01), so builds are byte-reproducible.
+ARCH ?= arm64
+SOURCE_DATE_EPOCH ?= 315532800
+build: setup
+	$(BIN)/python -m tools.build_lambda --arch $(ARCH) --out dist --source-date-epoch $(SOURCE_DATE_EPOCH)
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

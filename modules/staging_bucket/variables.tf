@@ -1,0 +1,82 @@
+variable "bucket_name" {
+  type        = string
+  description = "Globally unique name of the staging bucket, e.g. aurora-batch-prod-staging-123456789012."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+  }
+}
+
+variable "staging_prefix" {
+  type        = string
+  description = "Key prefix the parts are staged under (STAGING_PREFIX). The lifecycle rules apply to it."
+  default     = "staging/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.staging_prefix))
+    error_message = "staging_prefix must be a non-empty key prefix ending in / and not starting with /."
+  }
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Key for SSE-KMS (kms module output key_arn). An S3 bucket key keeps KMS requests low."
+}
+
+variable "versioning_enabled" {
+  type        = bool
+  description = "Keep object versions. Off by default: staged parts are written once, loaded and deleted; noncurrent versions expire after noncurrent_version_expiration_days."
+  default     = false
+}
+
+variable "expiration_days" {
+  type        = number
+  description = "Safety net: staged objects are deleted this many days after creation even if the run and the cleanup function both missed them."
+  default     = 7
+
+  validation {
+    condition     = var.expiration_days >= 1
+    error_message = "expiration_days must be 1 or more."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  type        = number
+  description = "Days a noncurrent version is kept when versioning is on."
+  default     = 1
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1
+    error_message = "noncurrent_version_expiration_days must be 1 or more."
+  }
+}
+
+variable "abort_incomplete_multipart_upload_days" {
+  type        = number
+  description = "Days after which an unfinished multipart upload (a crashed run) is aborted and its parts freed."
+  default     = 1
+
+  validation {
+    condition     = var.abort_incomplete_multipart_upload_days >= 1
+    error_message = "abort_incomplete_multipart_upload_days must be 1 or more."
+  }
+}
+
+variable "access_log_bucket_name" {
+  type        = string
+  description = "Bucket that receives server access logs; null for none."
+  default     = null
+}
+
+variable "force_destroy" {
+  type        = bool
+  description = "Allow destroying the bucket while it still holds objects (for ephemeral environments only)."
+  default     = false
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags added to every resource of this module."
+  default     = {}
+}

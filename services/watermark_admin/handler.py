@@ -1,0 +1,13 @@
+"""PLACEHOLDER handler for the watermark_admin Lambda, written by the build (issue 9) only so that
+`make build` has something to package. The lead replaces this file with the real handler.
+It must keep exposing `lambda_handler(event, context)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aurora_batch
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"function": "watermark_admin", "version": aurora_batch.__version__, "placeholder": True}

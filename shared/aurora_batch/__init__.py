@@ -1,0 +1,3 @@
+"""aurora-batch: batch replication from Aurora PostgreSQL to Snowflake."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,157 @@
+"""Snowflake adapter (snowflake-connector-python). The only module that imports the connector.
+
+`SNOWFLAKE_ENDPOINT` is either a host (the PrivateLink host, HTTPS on 443) or a URL such
+as `http://127.0.0.1:PORT` (how the local stack is reached). Every session carries the
+run's query tag as a session parameter, so QUERY_HISTORY shows which run issued what.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import snowflake.connector
+import snowflake.connector.errors
+
+from aurora_batch.errors import LoadError, PermanentError, TargetConnectionError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    protocol: str
+
+
+def parse_endpoint(endpoint: str) -> Endpoint:
+    """`host`, `host:port` or `scheme://host[:port]`."""
+    if "://" in endpoint:
+        parsed = urlparse(endpoint)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"SNOWFLAKE_ENDPOINT must be a host or an http(s) URL, got {endpoint!r}")
+        default_port = 443 if parsed.scheme == "https" else 80
+        return Endpoint(parsed.hostname, parsed.port or default_port, parsed.scheme)
+    host, _, port = endpoint.partition(":")
+    if not host:
+        raise ValueError(f"SNOWFLAKE_ENDPOINT must be a host or an http(s) URL, got {endpoint!r}")
+    return Endpoint(host, int(port) if port else 443, "https")
+
+
+def private_key_der(pem: str, passphrase: str | None) -> bytes:
+    """Decrypt a PEM private key into the DER bytes the connector's key-pair login takes."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - only for key-pair logins
+
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode(), password=passphrase.encode() if passphrase else None
+        )
+    except (ValueError, TypeError) as exc:
+        # The message from cryptography never includes key material.
+        raise PermanentError(
+            "the Snowflake private_key cannot be loaded (wrong passphrase or not a PEM key)",
+            key="private_key",
+        ) from exc
+    return key.private_bytes(
+        encoding=serialization.Encoding.DER,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
+
+
+class SnowflakeSession:
+    """A connection with the few operations the loader needs."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
+        except snowflake.connector.errors.ProgrammingError as exc:
+            raise LoadError(
+                f"Snowflake rejected a statement: {exc.msg}", sqlstate=exc.sqlstate, errno=exc.errno
+            ) from exc
+        except snowflake.connector.errors.Error as exc:
+            raise TargetConnectionError(f"Snowflake call failed: {type(exc).__name__}") from exc
+        finally:
+            cursor.close()
+
+    def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql)
+            names = [d[0].lower() for d in cursor.description or []]
+            return names, list(cursor.fetchall())
+        except snowflake.connector.errors.ProgrammingError as exc:
+            raise LoadError(
+                f"Snowflake rejected a statement: {exc.msg}", sqlstate=exc.sqlstate, errno=exc.errno
+            ) from exc
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        except snowflake.connector.errors.Error:
+            logger.debug("closing the Snowflake connection failed", exc_info=True)
+
+
+SessionFactory = Callable[[str], SnowflakeSession]  # query_tag -> session
+
+
+def session_factory(
+    *,
+    endpoint: str | None,
+    account: str,
+    user: str,
+    password: str | None,
+    private_key: str | None,
+    private_key_passphrase: str | None,
+    warehouse: str | None,
+    database: str,
+    schema: str,
+    role: str | None,
+    login_timeout: int = 60,
+    network_timeout: int = 300,
+) -> SessionFactory:
+    """Build a factory that opens one tagged session per run. Credentials stay in the closure."""
+
+    def connect(query_tag: str) -> SnowflakeSession:
+        options: dict[str, Any] = {
+            "account": account,
+            "user": user,
+            "warehouse": warehouse,
+            "database": database,
+            "schema": schema,
+            "role": role,
+            "login_timeout": login_timeout,
+            "network_timeout": network_timeout,
+            "session_parameters": {"QUERY_TAG": query_tag, "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            "application": "aurora-batch",
+            "client_session_keep_alive": False,
+        }
+        if endpoint:
+            target = parse_endpoint(endpoint)
+            options.update(host=target.host, port=target.port, protocol=target.protocol)
+        if private_key:
+            options["private_key"] = private_key_der(private_key, private_key_passphrase)
+            options["authenticator"] = "SNOWFLAKE_JWT"
+        elif password:
+            options["password"] = password
+        else:
+            raise PermanentError("the Snowflake secret has neither password nor private_key", key="password")
+        try:
+            return SnowflakeSession(snowflake.connector.connect(**{k: v for k, v in options.items() if v is not None}))
+        except snowflake.connector.errors.Error as exc:
+            raise TargetConnectionError(
+                f"cannot connect to Snowflake: {getattr(exc, 'msg', type(exc).__name__)}", account=account
+            ) from exc
+
+    return connect

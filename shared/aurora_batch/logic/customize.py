@@ -1,0 +1,186 @@
+"""Customization applied to the Arrow batches before anything is staged: masking rules and a
+streaming transformation hook. Masked values never leave the Lambda."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from aurora_batch.config import ColumnMask, TableOptions
+from aurora_batch.errors import ConfigError, TransformHookError
+from aurora_batch.logic.extract import ExtractColumn, plan_columns
+from aurora_batch.model import SourceTable
+from aurora_batch.typemap import ColumnType
+
+BatchTransform = Callable[[pa.Array], pa.Array]
+StreamHook = Callable[[Iterator[pa.RecordBatch]], Iterable[pa.RecordBatch]]
+
+
+def _hash(key: bytes) -> BatchTransform:
+    def apply(values: pa.Array) -> pa.Array:
+        texts = values.cast(pa.large_string()) if not pa.types.is_large_string(values.type) else values
+        return pa.array(
+            [None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in texts.to_pylist()],
+            pa.large_string(),
+        )
+
+    return apply
+
+
+def _null(values: pa.Array) -> pa.Array:
+    return pa.nulls(len(values), values.type)
+
+
+def _keep_last(count: int) -> BatchTransform:
+    def apply(values: pa.Array) -> pa.Array:
+        texts = values.cast(pa.large_string())
+        length = pc.utf8_length(texts)
+        hidden = pc.max_element_wise(pc.subtract(length, count), 0)
+        stars = pc.binary_repeat(pa.scalar("*", pa.large_string()), hidden)
+        tail = pc.utf8_slice_codeunits(texts, start=-count) if count else pc.utf8_slice_codeunits(texts, 0, 0)
+        return pc.binary_join_element_wise(stars, tail, "")
+
+    return apply
+
+
+def _truncate(unit: str) -> BatchTransform:
+    def apply(values: pa.Array) -> pa.Array:
+        return pc.floor_temporal(values, unit=unit).cast(values.type)
+
+    return apply
+
+
+def _redact(keys: tuple[str, ...]) -> BatchTransform:
+    banned = set(keys)
+
+    def scrub(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: scrub(v) for k, v in node.items() if k not in banned}
+        if isinstance(node, list):
+            return [scrub(v) for v in node]
+        return node
+
+    def apply(values: pa.Array) -> pa.Array:
+        return pa.array(
+            [None if v is None else json.dumps(scrub(json.loads(v)), ensure_ascii=False) for v in values.to_pylist()],
+            values.type,
+        )
+
+    return apply
+
+
+def _masked_type(column: ExtractColumn, mask: ColumnMask) -> ColumnType:
+    """The target type follows the masking: hashes and masked text are VARCHAR."""
+    ctype = column.ctype
+    if mask.rule == "hash":
+        return replace(ctype, arrow_type=pa.large_string(), snowflake_type="VARCHAR(64)", staged_type="VARCHAR(64)", load_expression="{col}", clamped_sentinels=())
+    if mask.rule == "mask":
+        return replace(ctype, arrow_type=pa.large_string(), snowflake_type="VARCHAR", staged_type="VARCHAR", load_expression="{col}", clamped_sentinels=())
+    return ctype
+
+
+def _transform_for(column: ExtractColumn, mask: ColumnMask, masking_key: Callable[[], bytes] | None, table: str) -> BatchTransform:
+    arrow_type = column.ctype.arrow_type
+    if mask.rule == "hash":
+        if masking_key is None:
+            raise ConfigError("the hash masking rule needs the masking key from Vault", field="masking", table=table, column=column.source.name)
+        return _hash(masking_key())
+    if mask.rule == "null":
+        return _null
+    if mask.rule == "mask":
+        return _keep_last(mask.keep_last or 0)
+    if mask.rule == "truncate_date":
+        if not (pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type)):
+            raise ConfigError("truncate_date applies only to date and timestamp columns", field="masking", table=table, column=column.source.name)
+        return _truncate(mask.truncate_to or "month")
+    if column.ctype.family != "json":
+        raise ConfigError("redact_json_keys applies only to json and jsonb columns", field="masking", table=table, column=column.source.name)
+    return _redact(mask.keys or ())
+
+
+def load_hook(dotted: str) -> StreamHook:
+    module_name, _, attribute = dotted.replace(":", ".").rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        hook = getattr(module, attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"transform hook {dotted!r} cannot be imported", field="transform", hook=dotted) from exc
+    if not callable(hook):
+        raise ConfigError(f"transform hook {dotted!r} is not callable", field="transform", hook=dotted)
+    return hook  # type: ignore[no-any-return]
+
+
+@dataclass
+class BatchPipeline:
+    source_columns: tuple[ExtractColumn, ...]  # as extracted
+    columns: tuple[ExtractColumn, ...]  # as staged and loaded
+    output_schema: pa.Schema
+    transforms: dict[str, BatchTransform] = field(default_factory=dict)
+    hook: StreamHook | None = None
+    hook_name: str | None = None
+    table: str = ""
+
+    def _mask(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if self.transforms:
+                arrays = [
+                    self.transforms[name](batch.column(name)) if name in self.transforms else batch.column(name)
+                    for name in batch.schema.names
+                ]
+                batch = pa.RecordBatch.from_arrays(arrays, schema=self.output_schema)
+            yield batch
+
+    def apply(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        masked = self._mask(batches)
+        if self.hook is None:
+            yield from masked
+            return
+        try:
+            for batch in self.hook(masked):
+                if not batch.schema.equals(self.output_schema):
+                    raise TransformHookError(
+                        f"transform hook {self.hook_name} returned batches of another schema",
+                        hook=self.hook_name, table=self.table,
+                    )
+                yield batch
+        except TransformHookError:
+            raise
+        except Exception as exc:
+            raise TransformHookError(
+                f"transform hook {self.hook_name} failed: {type(exc).__name__}: {exc}", hook=self.hook_name, table=self.table
+            ) from exc
+
+
+def build_pipeline(
+    source: SourceTable, staged_names: dict[str, str], options: TableOptions, masking_key: Callable[[], bytes] | None
+) -> BatchPipeline:
+    table = source.ref.qualified
+    source_columns = plan_columns(source, staged_names)
+    masking = options.masking or {}
+    for name in masking:
+        if name not in staged_names:
+            raise ConfigError(f"masking names column {name!r}, which is not replicated from {table}", field="masking", table=table, column=name)
+    keys = set(options.merge_keys or source.primary_key)
+    columns = []
+    transforms: dict[str, BatchTransform] = {}
+    for column in source_columns:
+        mask = masking.get(column.source.name)
+        if mask is None:
+            columns.append(column)
+            continue
+        if column.source.name in keys:
+            raise ConfigError("key columns cannot be masked", field="masking", table=table, column=column.source.name)
+        transforms[column.staged_name] = _transform_for(column, mask, masking_key, table)
+        source_column = replace(column.source, nullable=True) if mask.rule == "null" else column.source
+        columns.append(replace(column, source=source_column, ctype=_masked_type(column, mask)))
+    schema = pa.schema([pa.field(c.staged_name, c.ctype.arrow_type) for c in columns])
+    hook = load_hook(options.transform) if options.transform else None
+    return BatchPipeline(tuple(source_columns), tuple(columns), schema, transforms, hook, options.transform, table)

@@ -1,0 +1,376 @@
+"""Load: turn staged parts into a correct Snowflake table.
+
+Every statement is built by a pure function here (a unit test parses each with sqlglot's
+Snowflake dialect) and run through an injected session. Readers of the target never see
+it empty, partial or duplicated:
+- incremental: COPY into a transient staging table, then one MERGE (atomic by itself);
+- full refresh: COPY into staging, build a new table LIKE the target with its grants,
+  validate it, then ALTER TABLE ... SWAP WITH (atomic), then drop the old copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from aurora_batch.errors import LoadError, TargetSchemaError, ValidationError
+from aurora_batch.model import StagedPart, TargetColumn, TargetTable, quote_sf
+
+logger = logging.getLogger(__name__)
+
+MAX_FILES_PER_COPY = 1000  # Snowflake's limit for FILES=(...)
+SEMI_STRUCTURED = {"VARIANT", "ARRAY", "OBJECT"}
+
+
+class SqlSession(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# --- DDL -------------------------------------------------------------------------------
+
+
+def column_ddl(column: TargetColumn, *, staged: bool = False) -> str:
+    sql_type = column.staged_type if staged else column.sql_type
+    ddl = f"{quote_sf(column.name)} {sql_type}"
+    if not staged and not column.nullable:
+        ddl += " NOT NULL"
+    if not staged and column.comment:
+        ddl += f" COMMENT {_literal(column.comment)}"
+    return ddl
+
+
+def create_table_sql(target: TargetTable) -> str:
+    columns = [column_ddl(c) for c in target.columns]
+    if target.primary_key:
+        columns.append(f"PRIMARY KEY ({', '.join(quote_sf(k) for k in target.primary_key)})")
+    sql = f"CREATE TABLE IF NOT EXISTS {target.sql} ({', '.join(columns)})"
+    if target.comment:
+        sql += f" COMMENT = {_literal(target.comment)}"
+    return sql
+
+
+def comment_table_sql(target: TargetTable) -> str:
+    return f"COMMENT ON TABLE {target.sql} IS {_literal(target.comment or '')}"
+
+
+def create_staging_sql(target: TargetTable, staging: str) -> str:
+    columns = ", ".join(column_ddl(c, staged=True) for c in target.columns)
+    return f"CREATE TRANSIENT TABLE IF NOT EXISTS {staging} ({columns}) DATA_RETENTION_TIME_IN_DAYS = 0"
+
+
+def drop_table_sql(name: str) -> str:
+    return f"DROP TABLE IF EXISTS {name}"
+
+
+def describe_columns_sql(target: TargetTable) -> str:
+    return (
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE "
+        f"FROM {quote_sf(target.database)}.INFORMATION_SCHEMA.COLUMNS "
+        f"WHERE TABLE_SCHEMA = {_literal(target.schema)} AND TABLE_NAME = {_literal(target.name)} "
+        "ORDER BY ORDINAL_POSITION"
+    )
+
+
+def table_exists_sql(target: TargetTable, name: str | None = None) -> str:
+    return (
+        f"SELECT COUNT(*) FROM {quote_sf(target.database)}.INFORMATION_SCHEMA.TABLES "
+        f"WHERE TABLE_SCHEMA = {_literal(target.schema)} AND TABLE_NAME = {_literal(name or target.name)}"
+    )
+
+
+# --- schema evolution ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExistingColumn:
+    name: str
+    data_type: str  # as INFORMATION_SCHEMA reports it: NUMBER, TEXT, VARIANT, ...
+    length: int | None
+    precision: int | None
+    scale: int | None
+
+
+@dataclass(frozen=True)
+class ParsedType:
+    family: str
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+_FAMILY = {
+    "TEXT": "VARCHAR",
+    "VARCHAR": "VARCHAR",
+    "STRING": "VARCHAR",
+    "CHAR": "VARCHAR",
+    "NUMBER": "NUMBER",
+    "DECIMAL": "NUMBER",
+    "FLOAT": "FLOAT",
+    "DOUBLE": "FLOAT",
+    "REAL": "FLOAT",
+    "BOOLEAN": "BOOLEAN",
+    "DATE": "DATE",
+    "TIME": "TIME",
+    "TIMESTAMP_NTZ": "TIMESTAMP_NTZ",
+    "TIMESTAMP_TZ": "TIMESTAMP_TZ",
+    "TIMESTAMP_LTZ": "TIMESTAMP_LTZ",
+    "VARIANT": "SEMI",
+    "ARRAY": "SEMI",
+    "OBJECT": "SEMI",
+    "BINARY": "BINARY",
+}
+
+
+def parse_type(sql_type: str) -> ParsedType:
+    match = re.fullmatch(r"\s*([A-Z_]+)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*", sql_type.upper())
+    if not match:
+        return ParsedType(sql_type.upper())
+    name, first, second = match.groups()
+    family = _FAMILY.get(name, name)
+    if family == "VARCHAR":
+        return ParsedType(family, length=int(first) if first else None)
+    if family == "NUMBER":
+        return ParsedType(family, precision=int(first) if first else 38, scale=int(second) if second else 0)
+    return ParsedType(family)
+
+
+def existing_type(column: ExistingColumn) -> ParsedType:
+    family = _FAMILY.get(column.data_type.upper(), column.data_type.upper())
+    if family == "VARCHAR":
+        # 16777216 (or 134217728) is Snowflake's unbounded VARCHAR
+        unbounded = column.length is None or column.length >= 16_777_216
+        return ParsedType(family, length=None if unbounded else column.length)
+    if family == "NUMBER":
+        return ParsedType(family, precision=column.precision or 38, scale=column.scale or 0)
+    return ParsedType(family)
+
+
+def evolution_statements(target: TargetTable, existing: Sequence[ExistingColumn]) -> list[str]:
+    """The ALTERs that bring an existing target up to the source's shape.
+
+    Everything is checked before anything is returned, so an incompatible change alters
+    nothing. A column dropped from the source stays in the target (NULL for new rows).
+    """
+    by_name = {c.name: c for c in existing}
+    statements: list[str] = []
+    for column in target.columns:
+        current = by_name.get(column.name)
+        if current is None:
+            add = f"ALTER TABLE {target.sql} ADD COLUMN {quote_sf(column.name)} {column.sql_type}"
+            if column.comment:
+                add += f" COMMENT {_literal(column.comment)}"
+            statements.append(add)
+            continue
+        have, want = existing_type(current), parse_type(column.sql_type)
+        widen = _widening(have, want)
+        if widen is _INCOMPATIBLE:
+            raise TargetSchemaError(
+                f"column {column.name} of {target.name} is {_render(have)} in Snowflake but the source now needs "
+                f"{column.sql_type}; this change cannot be applied in place",
+                table=f"{target.schema}.{target.name}",
+                column=column.name,
+                target_type=_render(have),
+                source_type=column.sql_type,
+            )
+        if widen:
+            statements.append(
+                f"ALTER TABLE {target.sql} ALTER COLUMN {quote_sf(column.name)} SET DATA TYPE {column.sql_type}"
+            )
+    return statements
+
+
+_INCOMPATIBLE = object()
+
+
+def _widening(have: ParsedType, want: ParsedType) -> bool | object:
+    """False if equal (or already wider), True if a supported in-place widening, else incompatible."""
+    if have.family != want.family:
+        return _INCOMPATIBLE
+    if have.family == "VARCHAR":
+        if have.length is None:
+            return False
+        if want.length is None or want.length > have.length:
+            return True
+        return False
+    if have.family == "NUMBER":
+        assert have.precision is not None and want.precision is not None
+        assert have.scale is not None and want.scale is not None
+        if want.scale == have.scale:
+            return want.precision > have.precision
+        # Snowflake cannot change a NUMBER's scale; a narrower source still fits as it is.
+        fits = want.scale < have.scale and want.precision - want.scale <= have.precision - have.scale
+        return False if fits else _INCOMPATIBLE
+    return False
+
+
+def _render(parsed: ParsedType) -> str:
+    if parsed.family == "VARCHAR":
+        return f"VARCHAR({parsed.length})" if parsed.length else "VARCHAR"
+    if parsed.family == "NUMBER":
+        return f"NUMBER({parsed.precision},{parsed.scale})"
+    return parsed.family
+
+
+# --- COPY ------------------------------------------------------------------------------
+
+
+def copy_into_sql(staging: str, stage: str, files: Sequence[str], file_format: str) -> str:
+    file_list = ", ".join(_literal(f) for f in files)
+    if file_format == "parquet":
+        fmt = "FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_SENSITIVE"
+    else:
+        fmt = (
+            "FILE_FORMAT = (TYPE = CSV COMPRESSION = GZIP SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' "
+            "EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () ESCAPE_UNENCLOSED_FIELD = NONE)"
+        )
+    return f"COPY INTO {staging} FROM @{stage} FILES = ({file_list}) {fmt} ON_ERROR = ABORT_STATEMENT"
+
+
+@dataclass(frozen=True)
+class CopyFileResult:
+    file: str
+    status: str
+    rows_parsed: int
+    rows_loaded: int
+
+
+def check_copy_results(
+    parts: Sequence[StagedPart], results: Sequence[CopyFileResult], *, table: str, run_id: str
+) -> int:
+    """Every staged part loaded exactly the rows it was staged with; returns rows loaded."""
+    by_path: dict[str, CopyFileResult] = {}
+    for result in results:
+        for part in parts:
+            if result.file == part.stage_path or result.file.endswith("/" + part.stage_path):
+                by_path[part.stage_path] = result
+    loaded = 0
+    for part in parts:
+        result = by_path.get(part.stage_path)
+        if result is None:
+            raise ValidationError(
+                "COPY did not report a staged file", table=table, run_id=run_id, file=part.stage_path
+            )
+        if result.status.upper() != "LOADED" or result.rows_loaded != part.rows:
+            raise ValidationError(
+                f"COPY loaded {result.rows_loaded} rows from {part.stage_path} but {part.rows} were staged "
+                f"(status {result.status})",
+                table=table,
+                run_id=run_id,
+                file=part.stage_path,
+                rows_staged=part.rows,
+                rows_loaded=result.rows_loaded,
+            )
+        loaded += result.rows_loaded
+    return loaded
+
+
+# --- MERGE and full refresh --------------------------------------------------------------
+
+
+def _select_from_staging(target: TargetTable, staging: str) -> str:
+    projections = ", ".join(
+        f"{c.load_expression.format(col=quote_sf(c.name))} AS {quote_sf(c.name)}" for c in target.columns
+    )
+    return f"SELECT {projections} FROM {staging}"
+
+
+def merge_sql(target: TargetTable, staging: str, keys: Sequence[str], order_column: str | None) -> str:
+    """Deduplicate the staging rows by key (newest incremental value wins) and MERGE them."""
+    partition = ", ".join(quote_sf(k) for k in keys)
+    order = f"{quote_sf(order_column)} DESC NULLS LAST" if order_column else partition
+    source = f"{_select_from_staging(target, staging)} QUALIFY ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) = 1"
+    on = " AND ".join(f"t.{quote_sf(k)} IS NOT DISTINCT FROM s.{quote_sf(k)}" for k in keys)
+    names = [quote_sf(c.name) for c in target.columns]
+    updates = ", ".join(f"t.{n} = s.{n}" for n in names if n not in {quote_sf(k) for k in keys})
+    matched = "WHEN MATCHED"
+    if order_column:
+        # Never let an older copy of a row overwrite a newer one (e.g. a replayed part).
+        oc = quote_sf(order_column)
+        matched += f" AND (t.{oc} IS NULL OR s.{oc} >= t.{oc})"
+    update_clause = f" {matched} THEN UPDATE SET {updates}" if updates else ""
+    return (
+        f"MERGE INTO {target.sql} AS t USING ({source}) AS s ON {on}{update_clause} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('s.' + n for n in names)})"
+    )
+
+
+def create_like_sql(target: TargetTable, new_table: str) -> str:
+    # COPY GRANTS: the new table carries the target's grants, which SWAP WITH then keeps in place.
+    return f"CREATE OR REPLACE TABLE {new_table} LIKE {target.sql} COPY GRANTS"
+
+
+def insert_from_staging_sql(target: TargetTable, destination: str, staging: str) -> str:
+    names = ", ".join(quote_sf(c.name) for c in target.columns)
+    return f"INSERT INTO {destination} ({names}) {_select_from_staging(target, staging)}"
+
+
+def swap_sql(target: TargetTable, new_table: str) -> str:
+    return f"ALTER TABLE {target.sql} SWAP WITH {new_table}"
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AggregateSpec:
+    """A cheap per-column aggregate compared between the source stream and Snowflake."""
+
+    label: str  # e.g. "sum(AMOUNT)"
+    function: str  # "sum" | "min" | "max"
+    column: str  # target column name
+    cast: str  # exact Snowflake type to read the result as
+
+
+def aggregates_sql(table: str, specs: Sequence[AggregateSpec]) -> str:
+    parts = ["COUNT(*)"] + [f"{s.function.upper()}({quote_sf(s.column)})::{s.cast}" for s in specs]
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def compare_aggregates(
+    expected: dict[str, Any], observed_row: Sequence[Any], specs: Sequence[AggregateSpec], *, where: str, table: str, run_id: str
+) -> dict[str, Any]:
+    observed = {"count": int(observed_row[0])}
+    for spec, value in zip(specs, observed_row[1:], strict=True):
+        observed[spec.label] = None if value is None else Decimal(str(value))
+    for label, want in expected.items():
+        have = observed.get(label)
+        want_d = None if want is None else Decimal(str(want))
+        if have != want_d:
+            raise ValidationError(
+                f"{where}: {label} is {have} in Snowflake but {want} in the source snapshot",
+                table=table,
+                run_id=run_id,
+                check=label,
+                expected=str(want),
+                observed=str(have),
+            )
+    return observed
+
+
+def parse_copy_results(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[CopyFileResult]:
+    index = {name: i for i, name in enumerate(names)}
+    if "file" not in index:
+        # "Copy executed with 0 files processed."
+        return []
+    try:
+        return [
+            CopyFileResult(
+                file=str(row[index["file"]]),
+                status=str(row[index["status"]]),
+                rows_parsed=int(row[index["rows_parsed"]]),
+                rows_loaded=int(row[index["rows_loaded"]]),
+            )
+            for row in rows
+        ]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise LoadError("unexpected COPY result shape", columns=",".join(names)) from exc

@@ -1,0 +1,78 @@
+"""Powertools, configured in one place: structured JSON logs with run_id as the correlation
+id and table/phase on every line, EMF metrics under the AuroraBatch namespace, and a tracer
+with one subsegment per phase."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+
+NAMESPACE = "AuroraBatch"
+SERVICE = "aurora-batch"
+
+# Powertools reads its own POWERTOOLS_* variables itself.
+logger = Logger(service=SERVICE, use_rfc3339=True)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# The tracer disables itself outside Lambda.
+tracer = Tracer(service=SERVICE)
+copy_config_to_registered_loggers(source_logger=logger, include={"aurora_batch"})
+
+
+def set_log_level(level: str) -> None:
+    logger.setLevel(level.upper())
+    logging.getLogger("aurora_batch").setLevel(level.upper())
+
+
+def bind_run(run_id: str, table: str) -> None:
+    """Every later log line carries the run and the table."""
+    logger.set_correlation_id(run_id)
+    logger.append_keys(run_id=run_id, table=table)
+
+
+def bind_phase(phase: str) -> None:
+    logger.append_keys(phase=phase)
+
+
+@contextlib.contextmanager
+def traced_phase(phase: str) -> Iterator[None]:
+    bind_phase(phase)
+    with tracer.provider.in_subsegment(f"## {phase}") as subsegment:
+        if subsegment is not None and hasattr(subsegment, "put_annotation"):
+            subsegment.put_annotation("phase", phase)
+        yield
+
+
+def emit_run_metrics(report: dict[str, Any], now: datetime | None = None) -> None:
+    """Add the run's metrics with the table dimension. The caller flushes (log_metrics)."""
+    table = report["table"]
+    metrics.add_dimension(name="table", value=table)
+    status = report.get("status")
+    if status == "locked":
+        metrics.add_metric(name="RunLocked", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1 if status == "failed" else 0)
+    metrics.add_metric(name="RowsExtracted", unit=MetricUnit.Count, value=report.get("rows_extracted", 0))
+    metrics.add_metric(name="RowsLoaded", unit=MetricUnit.Count, value=report.get("rows_loaded", 0))
+    metrics.add_metric(name="BytesStaged", unit=MetricUnit.Bytes, value=report.get("bytes_staged", 0))
+    metrics.add_metric(name="RunDurationSeconds", unit=MetricUnit.Seconds, value=report.get("duration_seconds", 0))
+    metrics.add_metric(name="NullWatermarkRows", unit=MetricUnit.Count, value=report.get("null_watermark_rows", 0))
+    lag = replication_lag_seconds(report.get("watermark_after"), now)
+    if lag is not None:
+        metrics.add_metric(name="ReplicationLagSeconds", unit=MetricUnit.Seconds, value=lag)
+
+
+def replication_lag_seconds(watermark: str | None, now: datetime | None = None) -> float | None:
+    """Now minus the watermark, for time watermarks; None for integer watermarks."""
+    if not watermark or watermark.lstrip("+-").isdigit():
+        return None
+    moment = datetime.fromisoformat(watermark)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, round(((now or datetime.now(UTC)) - moment).total_seconds(), 3))

@@ -1,0 +1,1 @@
+"""Developer and CI tooling. Never shipped in a Lambda artifact."""
