@@ -4,8 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov runs from its own virtualenv: its pinned dependencies clash with the project's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup test test-unit test-integration test-e2e demo bench lint fmt typecheck build clean stack
+.PHONY: setup test test-unit test-integration test-e2e demo bench lint fmt typecheck build clean stack checkov-setup checkov
 
 setup: $(STAMP)
 
@@ -15,13 +18,25 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-test: setup
+checkov-setup: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): checkov-constraints.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -c checkov-constraints.txt checkov
+	@touch $(CHECKOV_STAMP)
+
+# Static security checks of modules/ and environments/ (also run by tests/integration/test_checkov.py).
+checkov: checkov-setup
+	$(CHECKOV_VENV)/bin/checkov -d modules -d environments --framework terraform --compact --quiet --skip-download
+
+test: setup checkov-setup
 	$(BIN)/python -m pytest -q tests
 
 test-unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
-test-integration: setup
+test-integration: setup checkov-setup
 	$(BIN)/python -m pytest -q tests/integration
 
 test-e2e: setup
@@ -57,4 +72,4 @@ build: setup
 	$(BIN)/python -m tools.build_lambda --arch $(ARCH) --out dist --source-date-epoch $(SOURCE_DATE_EPOCH)
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -223,14 +223,20 @@ module "monitoring" {
 
   name_prefix = local.name_prefix
   functions = {
-    for key, function in {
-      replication     = module.replication_function
-      s3_cleanup      = module.s3_cleanup_function
-      watermark_admin = module.watermark_admin_function
-      } : key => {
-      function_name          = function.function_name
-      timeout_seconds        = function.timeout
-      dead_letter_queue_name = function.dead_letter_queue_name
+    replication = {
+      function_name          = module.replication_function.function_name
+      timeout_seconds        = module.replication_function.timeout
+      dead_letter_queue_name = module.replication_function.dead_letter_queue_name
+    }
+    s3_cleanup = {
+      function_name          = module.s3_cleanup_function.function_name
+      timeout_seconds        = module.s3_cleanup_function.timeout
+      dead_letter_queue_name = module.s3_cleanup_function.dead_letter_queue_name
+    }
+    watermark_admin = {
+      function_name          = module.watermark_admin_function.function_name
+      timeout_seconds        = module.watermark_admin_function.timeout
+      dead_letter_queue_name = module.watermark_admin_function.dead_letter_queue_name
     }
   }
   tables = {

@@ -168,6 +168,11 @@ variable "lambda_architecture" {
   type        = string
   description = "Architecture of the functions; must match the packages."
   default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
 }
 
 variable "lambda_timeout" {

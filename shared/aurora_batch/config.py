@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from aurora_batch.errors import ConfigError
-from aurora_batch.model import Mode, TableRef
+from aurora_batch.model import Mode, TableRef, snowflake_name
 
 _STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -46,7 +46,21 @@ class ColumnMask(BaseModel):
             raise ValueError("rule 'truncate_date' needs truncate_to ('month' or 'year')")
         if self.rule == "redact_json_keys" and not self.keys:
             raise ValueError("rule 'redact_json_keys' needs keys")
+        given = {name for name in ("keep_last", "truncate_to", "keys") if getattr(self, name) is not None}
+        unused = sorted(given - _RULE_OPTIONS[self.rule])
+        if unused:
+            raise ValueError(f"rule {self.rule!r} takes no option {', '.join(unused)}")
         return self
+
+
+# The options each masking rule reads; any other option given is a mistake and is rejected.
+_RULE_OPTIONS: dict[str, set[str]] = {
+    "hash": set(),
+    "null": set(),
+    "mask": {"keep_last"},
+    "truncate_date": {"truncate_to"},
+    "redact_json_keys": {"keys"},
+}
 
 
 class TableOptions(BaseModel):
@@ -87,12 +101,41 @@ class TableOptions(BaseModel):
             raise ValueError("must be a dotted path such as 'package.module.function'")
         return value
 
+    @field_validator("include_columns")
+    @classmethod
+    def _include_something(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("must name at least one column (leave it out to replicate every column)")
+        return value
+
+    @field_validator("exclude_columns")
+    @classmethod
+    def _not_with_include(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
+        # A field validator (not the model one) so the error names the field.
+        if value and info.data.get("include_columns"):
+            raise ValueError("include_columns and exclude_columns cannot both be set")
+        return value
+
+    @field_validator("rename_columns")
+    @classmethod
+    def _rename_targets(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for source, target in (value or {}).items():
+            if not target.strip():
+                raise ValueError(f"column {source!r} cannot be renamed to an empty name")
+        return value
+
+    @field_validator("target_table", "target_schema")
+    @classmethod
+    def _snowflake_naming(cls, value: str | None) -> str | None:
+        # The same rule as column names: a plain lowercase name lands upper-cased, as Snowflake folds it.
+        if value is not None and not value.strip():
+            raise ValueError("cannot be empty")
+        return snowflake_name(value) if value is not None else None
+
     @model_validator(mode="after")
     def _consistent(self) -> TableOptions:
         if self.mode is Mode.INCREMENTAL and not self.incremental_column:
             raise ValueError("incremental mode needs incremental_column")
-        if self.include_columns and self.exclude_columns:
-            raise ValueError("include_columns and exclude_columns cannot both be set")
         return self
 
     @property

@@ -132,7 +132,7 @@ def _time(column: SourceColumn, col: str) -> ColumnType:
 
 def _json(column: SourceColumn, col: str) -> ColumnType:
     # Staged as text; Snowflake needs PARSE_JSON to make a queryable VARIANT.
-    return ColumnType("json", f"{col}::text", pa.large_string(), "VARIANT", "VARCHAR", "PARSE_JSON({col})")
+    return ColumnType("json", col, pa.large_string(), "VARIANT", "VARCHAR", "PARSE_JSON({col})")
 
 
 def _array(column: SourceColumn, col: str) -> ColumnType:
@@ -143,7 +143,7 @@ def _array(column: SourceColumn, col: str) -> ColumnType:
 
 
 def _uuid(column: SourceColumn, col: str) -> ColumnType:
-    return ColumnType("uuid", f"{col}::text", pa.string(), "VARCHAR(36)", "VARCHAR(36)", "{col}")
+    return ColumnType("uuid", col, pa.string(), "VARCHAR(36)", "VARCHAR(36)", "{col}")
 
 
 def _bytea(column: SourceColumn, col: str) -> ColumnType:
@@ -155,11 +155,13 @@ def _bytea(column: SourceColumn, col: str) -> ColumnType:
 
 def _money(column: SourceColumn, col: str) -> ColumnType:
     # money's text form depends on lc_monetary; its numeric value does not.
-    return ColumnType("money", f"{col}::numeric::text", pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
+    return ColumnType("money", f"{col}::numeric", pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
 
 
 def _text_form(column: SourceColumn, col: str) -> ColumnType:
-    return ColumnType("text form", f"{col}::text", pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
+    # COPY renders the column with the type's own output function: the canonical, lossless text.
+    # (A ::text cast can differ: text(inet) always appends the netmask.)
+    return ColumnType("text form", col, pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
 
 
 _BY_TYPE_NAME: dict[str, Callable[[SourceColumn, str], ColumnType]] = {

@@ -146,7 +146,9 @@ class Snapshot:
         """
         copy_sql = f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, NULL '')"
         read_fd, write_fd = os.pipe()
-        reader = os.fdopen(read_fd, "rb", buffering=0)
+        # Buffered: read(n) then returns n bytes (or EOF), never a short pipe read, so Arrow's
+        # blocks are whole and a long row never straddles a block it thinks has ended.
+        reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
         failure: list[BaseException] = []
         stopped = threading.Event()
 

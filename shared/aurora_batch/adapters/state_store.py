@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from aurora_batch.errors import (
     AuroraBatchError,
@@ -700,6 +700,10 @@ class StateStore:
             response: dict[str, Any] = getattr(self._client, operation)(**request)
         except ClientError as exc:
             raise _translate(exc, operation, table, self.table_name) from exc
+        except ParamValidationError as exc:  # a request this code built wrongly: retrying cannot help
+            raise StateTableError(
+                "invalid state table request", operation=operation, table=table, state_table=self.table_name
+            ) from exc
         except BotoCoreError as exc:
             raise StateError(
                 "could not reach the state table",

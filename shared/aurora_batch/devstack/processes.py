@@ -123,7 +123,7 @@ class ChildProcess:
         self._redact = redactor(secrets)
         self._pump: threading.Thread | None = None
         with log_path.open("ab") as log:
-            log.write(f"--- {name}: {' '.join(argv)}\n".encode())
+            log.write(self._redact(f"--- {name}: {' '.join(argv)}\n").encode())
             log.flush()
             # A child whose output may hold a secret writes through a redacting pump; others
             # write to the log file directly, which keeps working if the stack owner is killed.

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aurora_batch.devstack import emulator_fidelity
 from aurora_batch.devstack.emulator_api import HEALTH_ROUTE, HISTORY_ROUTE
 from aurora_batch.devstack.snowflake_shims import SHIMS, SessionState, ShimContext, ShimResult, find_shim
 from aurora_batch.errors import EmulatorStatementError
@@ -231,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     connect_duckdb_to_s3(fakesnow_server.shared_fs.duck_conn, args.s3_endpoint)
+    emulator_fidelity.apply_all()
     app = build_app(MotoStageObjects(args.s3_endpoint))
     uvicorn.run(
         app,

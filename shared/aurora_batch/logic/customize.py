@@ -46,7 +46,8 @@ def _keep_last(count: int) -> BatchTransform:
         hidden = pc.max_element_wise(pc.subtract(length, count), 0)
         stars = pc.binary_repeat(pa.scalar("*", pa.large_string()), hidden)
         tail = pc.utf8_slice_codeunits(texts, start=-count) if count else pc.utf8_slice_codeunits(texts, 0, 0)
-        return pc.binary_join_element_wise(stars, tail, "")
+        # The separator must have the inputs' type: large_string.
+        return pc.binary_join_element_wise(stars, tail, pa.scalar("", pa.large_string()))
 
     return apply
 
@@ -56,6 +57,21 @@ def _truncate(unit: str) -> BatchTransform:
         return pc.floor_temporal(values, unit=unit).cast(values.type)
 
     return apply
+
+
+class _JsonNumber(str):
+    """A JSON number kept as its source text, so redaction never rounds a value it keeps."""
+
+
+def _json_text(node: Any) -> str:
+    if isinstance(node, _JsonNumber):
+        return str.__str__(node)
+    if isinstance(node, dict):
+        members = (f"{json.dumps(k, ensure_ascii=False)}: {_json_text(v)}" for k, v in node.items())
+        return "{" + ", ".join(members) + "}"
+    if isinstance(node, list):
+        return "[" + ", ".join(_json_text(v) for v in node) + "]"
+    return json.dumps(node, ensure_ascii=False)
 
 
 def _redact(keys: tuple[str, ...]) -> BatchTransform:
@@ -68,11 +84,12 @@ def _redact(keys: tuple[str, ...]) -> BatchTransform:
             return [scrub(v) for v in node]
         return node
 
+    def redact(text: str) -> str:
+        parsed = json.loads(text, parse_float=_JsonNumber, parse_int=_JsonNumber)
+        return _json_text(scrub(parsed))
+
     def apply(values: pa.Array) -> pa.Array:
-        return pa.array(
-            [None if v is None else json.dumps(scrub(json.loads(v)), ensure_ascii=False) for v in values.to_pylist()],
-            values.type,
-        )
+        return pa.array([None if v is None else redact(v) for v in values.to_pylist()], values.type)
 
     return apply
 
@@ -111,8 +128,10 @@ def load_hook(dotted: str) -> StreamHook:
     try:
         module = importlib.import_module(module_name)
         hook = getattr(module, attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"transform hook {dotted!r} cannot be imported", field="transform", hook=dotted) from exc
+    except Exception as exc:  # any failure while importing the hook's module is a configuration error
+        raise ConfigError(
+            f"transform hook {dotted!r} cannot be imported: {type(exc).__name__}: {exc}", field="transform", hook=dotted
+        ) from exc
     if not callable(hook):
         raise ConfigError(f"transform hook {dotted!r} is not callable", field="transform", hook=dotted)
     return hook  # type: ignore[no-any-return]
@@ -143,17 +162,30 @@ class BatchPipeline:
         if self.hook is None:
             yield from masked
             return
+        upstream_failures: list[Exception] = []
+
+        def feed() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from masked
+            except Exception as exc:
+                upstream_failures.append(exc)
+                raise
+
         try:
-            for batch in self.hook(masked):
-                if not batch.schema.equals(self.output_schema):
+            for batch in self.hook(feed()):
+                if not isinstance(batch, pa.RecordBatch) or not batch.schema.equals(self.output_schema):
                     raise TransformHookError(
-                        f"transform hook {self.hook_name} returned batches of another schema",
+                        f"transform hook {self.hook_name} must yield record batches of the input schema "
+                        f"({type(batch).__name__} received)",
                         hook=self.hook_name, table=self.table,
                     )
                 yield batch
         except TransformHookError:
             raise
         except Exception as exc:
+            if upstream_failures:
+                # The extract failed while the hook was reading it: that error, not the hook, is the cause.
+                raise upstream_failures[0] from None
             raise TransformHookError(
                 f"transform hook {self.hook_name} failed: {type(exc).__name__}: {exc}", hook=self.hook_name, table=self.table
             ) from exc
@@ -165,9 +197,15 @@ def build_pipeline(
     table = source.ref.qualified
     source_columns = plan_columns(source, staged_names)
     masking = options.masking or {}
+    known = {c.name for c in source.columns}
     for name in masking:
+        if name not in known:
+            raise ConfigError(f"masking names column {name!r}, which {table} does not have", field="masking", table=table, column=name)
         if name not in staged_names:
-            raise ConfigError(f"masking names column {name!r}, which is not replicated from {table}", field="masking", table=table, column=name)
+            raise ConfigError(
+                f"masking names column {name!r}, which include_columns/exclude_columns leave out of {table}",
+                field="masking", table=table, column=name,
+            )
     keys = set(options.merge_keys or source.primary_key)
     columns = []
     transforms: dict[str, BatchTransform] = {}

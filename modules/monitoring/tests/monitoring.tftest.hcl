@@ -1,0 +1,124 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { region = "us-east-1" }
+  }
+}
+
+variables {
+  name_prefix = "aurora-batch-test"
+  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  functions = {
+    replication = {
+      function_name          = "aurora-batch-test-replication"
+      timeout_seconds        = 900
+      dead_letter_queue_name = "aurora-batch-test-replication-dlq"
+    }
+    s3_cleanup = {
+      function_name          = "aurora-batch-test-s3-cleanup"
+      timeout_seconds        = 300
+      dead_letter_queue_name = "aurora-batch-test-s3-cleanup-dlq"
+    }
+  }
+  tables = {
+    "public.orders" = { staleness_threshold_seconds = 7200 }
+  }
+  metrics_service_name = "replication"
+}
+
+run "seed_alarms" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.errors["replication"].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.errors["replication"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.errors["replication"].comparison_operator == "GreaterThanThreshold"
+    )
+    error_message = "Each function must alarm on Errors > 0."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.duration["replication"].threshold == 810000 &&
+      aws_cloudwatch_metric_alarm.duration["s3_cleanup"].threshold == 270000 &&
+      aws_cloudwatch_metric_alarm.duration["replication"].statistic == "Maximum"
+    )
+    error_message = "Each function must alarm when it runs longer than 90% of its timeout (in ms)."
+  }
+
+  assert {
+    condition = (
+      toset(keys(aws_cloudwatch_metric_alarm.throttles)) == toset(["replication", "s3_cleanup"]) &&
+      aws_cloudwatch_metric_alarm.dead_letter_queue["replication"].dimensions["QueueName"] == "aurora-batch-test-replication-dlq"
+    )
+    error_message = "Each function must alarm on throttles and on its failure queue."
+  }
+}
+
+run "staleness_per_table" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.staleness["public.orders"].namespace == "AuroraBatch" &&
+      aws_cloudwatch_metric_alarm.staleness["public.orders"].metric_name == "ReplicationLagSeconds" &&
+      aws_cloudwatch_metric_alarm.staleness["public.orders"].threshold == 7200 &&
+      aws_cloudwatch_metric_alarm.staleness["public.orders"].period == 3600 &&
+      aws_cloudwatch_metric_alarm.staleness["public.orders"].treat_missing_data == "breaching"
+    )
+    error_message = "Each table must alarm when its lag exceeds its threshold or it stops reporting."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.staleness["public.orders"].dimensions == tomap({ table = "public.orders", service = "replication" })
+    error_message = "Staleness must be read with the dimensions the application emits (table, and Powertools' service)."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.run_failed["public.orders"].metric_name == "RunFailed"
+    error_message = "Each table must alarm on failed runs."
+  }
+
+  assert {
+    condition = alltrue([
+      for metric in ["RowsExtracted", "RowsLoaded", "ReplicationLagSeconds", "RunDurationSeconds", "RunFailed"] :
+      strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"${metric}\"")
+    ])
+    error_message = "The dashboard must show rows, lag, duration and errors per table."
+  }
+}
+
+run "table_dimension_only" {
+  command = plan
+
+  variables {
+    metrics_service_name = null
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.staleness["public.orders"].dimensions == tomap({ table = "public.orders" })
+    error_message = "Without a service name, alarms must use the table dimension alone."
+  }
+}
+
+run "no_tables" {
+  command = plan
+
+  variables {
+    tables = {}
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.staleness) == 0 && !strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "ReplicationLagSeconds")
+    error_message = "Without tables there are no table alarms or table widgets."
+  }
+}
+
+run "encrypted_topic" {
+  command = plan
+
+  assert {
+    condition     = aws_sns_topic.this.kms_master_key_id == var.kms_key_arn && aws_sns_topic.this.name == "aurora-batch-test-alarms"
+    error_message = "The alarm topic must be encrypted with the key."
+  }
+}
