@@ -7,7 +7,6 @@ and some text holds quotes and commas, so the CSV paths pay for quoting as real 
 from __future__ import annotations
 
 import psycopg2.extensions
-
 from aurora_batch.model import TableRef, quote_pg
 
 COLUMNS_SQL = """
@@ -23,7 +22,7 @@ COLUMNS_SQL = """
     note        text
 """
 
-# {table} is a quoted identifier; the bounds are bound parameters.
+# {table} is a quoted identifier; the bounds are integers formatted in (no parameters: % is modulo).
 INSERT_ROWS_SQL = """
 INSERT INTO {table}
 SELECT g,
@@ -31,16 +30,21 @@ SELECT g,
        ((g * 7919) % 100000000) / 100.0,
        timestamptz '2020-01-01 00:00:00+00' + g * interval '17 seconds',
        CASE WHEN g % 10 = 0 THEN NULL
-            ELSE timestamptz '2024-01-01 00:00:00+00' + g * interval '3 seconds' + (g % 1000) * interval '1 us'
+            ELSE timestamptz '2024-01-01 00:00:00+00' + g * interval '3 seconds'
+                 + (g % 1000) * interval '1 microsecond'
        END,
        g % 3 <> 0,
        CASE WHEN g % 7 = 0 THEN NULL
-            ELSE jsonb_build_object('tier', g % 5, 'tags', jsonb_build_array('a', g % 11), 'city', 'City ' || g % 500)
+            ELSE jsonb_build_object(
+                'tier', g % 5, 'tags', jsonb_build_array('a', g % 11), 'city', 'City ' || g % 500)
        END,
        md5(g::text)::uuid,
        CASE WHEN g % 13 = 0 THEN NULL ELSE (g % 1000003) * 1.000001::float8 / 7 END,
-       CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN md5(g::text) ELSE 'said "hi", then left: ' || md5((g + 1)::text) END
-FROM generate_series(%(first_id)s::bigint, %(last_id)s::bigint) AS g
+       CASE g % 4 WHEN 0 THEN NULL
+                  WHEN 1 THEN md5(g::text)
+                  ELSE 'said "hi", then left: ' || md5((g + 1)::text)
+       END
+FROM generate_series({first_id}::bigint, {last_id}::bigint) AS g
 """
 
 
@@ -56,7 +60,9 @@ def add_rows(connection: psycopg2.extensions.connection, ref: TableRef, first_id
     """Insert rows with ids first_id .. first_id + count - 1."""
     with connection.cursor() as cursor:
         cursor.execute(
-            INSERT_ROWS_SQL.format(table=ref.pg_sql), {"first_id": first_id, "last_id": first_id + count - 1}
+            INSERT_ROWS_SQL.format(
+                table=ref.pg_sql, first_id=int(first_id), last_id=int(first_id + count - 1)
+            )
         )
     connection.commit()
 
@@ -75,7 +81,9 @@ def vacuum_analyze(connection: psycopg2.extensions.connection, ref: TableRef) ->
 def table_facts(connection: psycopg2.extensions.connection, ref: TableRef) -> tuple[int, int]:
     """(rows, bytes on disk including indexes and TOAST)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), pg_total_relation_size(%s::regclass) FROM {ref.pg_sql}", (ref.pg_sql,))
+        cursor.execute(
+            f"SELECT count(*), pg_total_relation_size(%s::regclass) FROM {ref.pg_sql}", (ref.pg_sql,)
+        )
         row = cursor.fetchone()
     connection.commit()
     assert row is not None

@@ -2,7 +2,9 @@
 
 The job (where PostgreSQL and S3 are, which table, where parts go) arrives as JSON on stdin, so
 the password is never in argv or the environment; the result leaves as one JSON line on stdout.
-Peak RSS is this process's ``ru_maxrss``, so one path's memory never pollutes another's. Each
+Peak RSS is this process's own high-water mark (``VmHWM``), so one path's memory never pollutes
+another's; ``ru_maxrss`` would not do, as Linux carries the parent's high-water mark into it across
+fork and exec. Each
 path imports what it needs inside itself, so a raw COPY path's RSS does not include pyarrow, and
 the clock starts after the imports and before the connection is opened.
 
@@ -78,9 +80,8 @@ class Job:
     @classmethod
     def from_json(cls, text: str) -> Job:
         data = json.loads(text)
-        s3 = S3Endpoint(**data.pop("s3")) if data.get("s3") else None
-        data.pop("s3", None)
-        return cls(pg=PgEndpoint(**data.pop("pg")), s3=s3, **data)
+        s3 = data.pop("s3")
+        return cls(pg=PgEndpoint(**data.pop("pg")), s3=S3Endpoint(**s3) if s3 else None, **data)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _connect_kwargs(pg: PgEndpoint) -> dict[str, Any]:
 
 
 def _raw_copy(job: Job, copy_format: str) -> tuple[Run, Cleanup]:
-    import psycopg2  # noqa: PLC0415
+    import psycopg2
 
     def run() -> Outcome:
         sink = _CountingDevNull()
@@ -148,16 +149,15 @@ def _raw_copy(job: Job, copy_format: str) -> tuple[Run, Cleanup]:
             cursor.copy_expert(f"COPY {job.ref.pg_sql} TO STDOUT (FORMAT {copy_format})", out)
             rows = cursor.rowcount
             out.flush()
-            connection.rollback()
             return Outcome(rows=rows, output_bytes=sink.count)
 
     return run, lambda: None
 
 
 def _naive(job: Job) -> tuple[Run, Cleanup]:
-    import csv  # noqa: PLC0415
+    import csv
 
-    import psycopg2  # noqa: PLC0415
+    import psycopg2
 
     def run() -> Outcome:
         sink = _CountingDevNull()
@@ -175,7 +175,6 @@ def _naive(job: Job) -> tuple[Run, Cleanup]:
                 writer.writerows(batch)
                 rows += len(batch)
             out.flush()
-            connection.rollback()
         return Outcome(rows=rows, output_bytes=sink.count)
 
     return run, lambda: None
@@ -185,19 +184,23 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     """The replication Lambda's extract-and-stage loop (TableReplication._stage) with production
     defaults: snapshot, describe, plan, COPY csv into Arrow batches of BATCH_SIZE rows, per-batch
     observation, zstd Parquet parts of PART_TARGET_BYTES."""
-    import shutil  # noqa: PLC0415
+    import shutil
 
-    from aurora_batch.adapters.postgres import PostgresSource  # noqa: PLC0415
-    from aurora_batch.adapters.s3 import S3Staging  # noqa: PLC0415
-    from aurora_batch.config import TableOptions  # noqa: PLC0415
-    from aurora_batch.logic.extract import ExtractPlan, plan_columns, read_batches  # noqa: PLC0415
-    from aurora_batch.logic.observe import StreamObserver, aggregate_specs  # noqa: PLC0415
-    from aurora_batch.logic.stage import PartSinkFactory, S3SinkFactory, Stager, local_sinks  # noqa: PLC0415
-    from aurora_batch.model import snowflake_name  # noqa: PLC0415
+    from aurora_batch.adapters.postgres import PostgresSource
+    from aurora_batch.adapters.s3 import S3Staging
+    from aurora_batch.config import TableOptions
+    from aurora_batch.logic.extract import ExtractPlan, plan_columns, read_batches
+    from aurora_batch.logic.observe import StreamObserver, aggregate_specs
+    from aurora_batch.logic.stage import PartSinkFactory, S3SinkFactory, Stager, local_sinks
+    from aurora_batch.model import snowflake_name
 
     batch_rows: int = TableOptions.model_fields["batch_size"].default
     source = PostgresSource.from_params(
-        host=job.pg.host, port=job.pg.port, database=job.pg.database, user=job.pg.user, password=job.pg.password
+        host=job.pg.host,
+        port=job.pg.port,
+        database=job.pg.database,
+        user=job.pg.user,
+        password=job.pg.password,
     )
     run_path = f"{job.ref.qualified}/{job.run_id}"
     staging: S3Staging | None = None
@@ -218,7 +221,9 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
             staged_names = {c.source.name: c.staged_name for c in columns}
             observer = StreamObserver(
                 specs=aggregate_specs(columns, table.primary_key),
-                clamped_sentinels={c.staged_name: c.ctype.clamped_sentinels for c in columns if c.ctype.clamped_sentinels},
+                clamped_sentinels={
+                    c.staged_name: c.ctype.clamped_sentinels for c in columns if c.ctype.clamped_sentinels
+                },
                 key_columns=tuple(staged_names[k] for k in table.primary_key),
             )
             stager = Stager(sinks, run_path, plan.schema)
@@ -232,7 +237,10 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
         staged_rows = sum(p.rows for p in parts)
         if staged_rows != observer.rows:
             raise BenchPathError(
-                "staged parts do not hold the rows read", path=job.path, read=observer.rows, staged=staged_rows
+                "staged parts do not hold the rows read",
+                path=job.path,
+                read=observer.rows,
+                staged=staged_rows,
             )
         return Outcome(rows=staged_rows, output_bytes=sum(p.bytes for p in parts), parts=len(parts))
 
@@ -248,7 +256,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
 
 
 def _moto_s3_client(s3: S3Endpoint) -> Any:
-    import boto3  # noqa: PLC0415
+    import boto3
 
     session = boto3.session.Session(
         aws_access_key_id=s3.access_key, aws_secret_access_key=s3.access_key, region_name=s3.region
@@ -282,8 +290,16 @@ def measure(job: Job) -> PathResult:
         parts=outcome.parts,
         wall_seconds=wall,
         cpu_seconds=cpu,
-        peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,  # Linux reports KiB
+        peak_rss_mb=peak_rss_bytes() / 1e6,
     )
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size: VmHWM, which exec resets (ru_maxrss it does not)."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise BenchPathError("/proc/self/status has no VmHWM line: peak RSS needs Linux")
 
 
 def run_in_child(job: Job, timeout: float = CHILD_TIMEOUT_SECONDS) -> PathResult:
@@ -304,9 +320,7 @@ def run_in_child(job: Job, timeout: float = CHILD_TIMEOUT_SECONDS) -> PathResult
         raise BenchPathError("benchmark path timed out", path=job.path, timeout_seconds=timeout) from exc
     if finished.returncode != 0:
         tail = "\n".join(finished.stderr.strip().splitlines()[-15:])
-        raise BenchPathError(
-            f"benchmark path failed:\n{tail}", path=job.path, exit_code=finished.returncode
-        )
+        raise BenchPathError(f"benchmark path failed:\n{tail}", path=job.path, exit_code=finished.returncode)
     lines = finished.stdout.strip().splitlines()
     try:
         return PathResult(**json.loads(lines[-1]))

@@ -109,39 +109,21 @@ variable "snowflake_endpoint" {
   default     = null
 }
 
-variable "manage_snowflake_stage" {
-  type        = bool
-  description = "Create the Snowflake storage integration, file format and stage here (needs the Snowflake provider's credentials in the workspace)."
-  default     = false
-}
-
-variable "snowflake_database" {
-  type        = string
-  description = "Snowflake database of the stage and file format (with manage_snowflake_stage)."
-  default     = null
-}
-
-variable "snowflake_schema" {
-  type        = string
-  description = "Snowflake schema of the stage and file format (with manage_snowflake_stage)."
-  default     = null
-}
-
 variable "snowflake_stage_name" {
   type        = string
-  description = "External stage the loader copies from (SNOWFLAKE_STAGE): a plain name with manage_snowflake_stage, else the name as the loader writes it after @, e.g. DB.SCHEMA.AURORA_BATCH_STAGE."
+  description = "External stage the loader copies from (SNOWFLAKE_STAGE), as the loader writes it after @, e.g. DB.SCHEMA.AURORA_BATCH_STAGE (modules/snowflake_stage output stage_fully_qualified_name)."
   default     = "AURORA_BATCH_STAGE"
 }
 
 variable "snowflake_storage_aws_iam_user_arn" {
   type        = string
-  description = "STORAGE_AWS_IAM_USER_ARN of an integration managed outside this workspace (DESC INTEGRATION). Unused with manage_snowflake_stage."
+  description = "STORAGE_AWS_IAM_USER_ARN of the Snowflake storage integration (modules/snowflake_stage output storage_aws_iam_user_arn, or DESC INTEGRATION). Null until the integration exists: the storage role is created once it is set."
   default     = null
 }
 
 variable "snowflake_storage_external_id" {
   type        = string
-  description = "STORAGE_AWS_EXTERNAL_ID of an integration managed outside this workspace. Unused with manage_snowflake_stage."
+  description = "STORAGE_AWS_EXTERNAL_ID of the Snowflake storage integration (modules/snowflake_stage output storage_aws_external_id, or DESC INTEGRATION)."
   default     = null
 }
 

@@ -23,8 +23,7 @@ locals {
   }
   tables = merge(local.seed_table, var.tables)
 
-  vault_port      = try(tonumber(regex("^https://[^/:]+:([0-9]+)", var.vault_addr)[0]), 443)
-  snowflake_stage = var.manage_snowflake_stage ? module.snowflake_stage[0].stage_fully_qualified_name : var.snowflake_stage_name
+  vault_port = try(tonumber(regex("^https://[^/:]+:([0-9]+)", var.vault_addr)[0]), 443)
 
   common_environment = {
     LOG_LEVEL                    = var.log_level
@@ -40,7 +39,7 @@ locals {
       VAULT_SECRET_PATH_AURORA    = var.vault_secret_path_aurora
       VAULT_SECRET_PATH_SNOWFLAKE = var.vault_secret_path_snowflake
       SNOWFLAKE_ENDPOINT          = coalesce(var.snowflake_endpoint, var.snowflake_privatelink_account_url)
-      SNOWFLAKE_STAGE             = local.snowflake_stage
+      SNOWFLAKE_STAGE             = var.snowflake_stage_name
       REPLICATION_MODE            = var.replication_mode
       BATCH_SIZE                  = tostring(var.batch_size)
       SCHEMA_NAME                 = var.schema_name
@@ -123,27 +122,14 @@ module "iam" {
     s3_cleanup      = module.s3_cleanup_function.dead_letter_queue_arn
     watermark_admin = module.watermark_admin_function.dead_letter_queue_arn
   }
-  staging_bucket_arn                 = module.staging_bucket.bucket_arn
-  staging_prefix                     = module.staging_bucket.staging_prefix
-  kms_key_arn                        = module.kms.key_arn
-  state_table_arn                    = module.state_table.table_arn
-  create_snowflake_storage_role      = var.manage_snowflake_stage || var.snowflake_storage_aws_iam_user_arn != null
-  snowflake_storage_aws_iam_user_arn = var.manage_snowflake_stage ? module.snowflake_stage[0].storage_aws_iam_user_arn : var.snowflake_storage_aws_iam_user_arn
-  snowflake_storage_external_id      = var.manage_snowflake_stage ? module.snowflake_stage[0].storage_aws_external_id : var.snowflake_storage_external_id
-}
-
-module "snowflake_stage" {
-  source = "../../modules/snowflake_stage"
-  count  = var.manage_snowflake_stage ? 1 : 0
-
-  database             = var.snowflake_database
-  schema               = var.snowflake_schema
-  integration_name     = upper(replace("${local.name_prefix}_s3", "-", "_"))
-  stage_name           = var.snowflake_stage_name
-  file_format_name     = upper(replace("${local.name_prefix}_${var.staging_format}", "-", "_"))
-  storage_aws_role_arn = module.iam.snowflake_storage_role_arn
-  staging_url          = module.staging_bucket.staging_url
-  staging_format       = var.staging_format
+  staging_bucket_arn = module.staging_bucket.bucket_arn
+  staging_prefix     = module.staging_bucket.staging_prefix
+  kms_key_arn        = module.kms.key_arn
+  state_table_arn    = module.state_table.table_arn
+  # The storage role trusts the integration, so it is created once the integration exists.
+  create_snowflake_storage_role      = var.snowflake_storage_aws_iam_user_arn != null
+  snowflake_storage_aws_iam_user_arn = var.snowflake_storage_aws_iam_user_arn
+  snowflake_storage_external_id      = var.snowflake_storage_external_id
 }
 
 module "replication_function" {

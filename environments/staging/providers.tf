@@ -1,19 +1,12 @@
+# Snowflake objects (storage integration, stage, file format) are not managed here:
+# Terraform configures every provider of a configuration on each plan, and the
+# Snowflake provider connects when configured, so this AWS workspace would need
+# Snowflake admin credentials. Compose modules/snowflake_stage in the Snowflake
+# workspace instead (see its README) and pass its two outputs back as variables.
 provider "aws" {
   region = var.aws_region
 
   default_tags {
     tags = local.tags
   }
-}
-
-# Used only when manage_snowflake_stage is true. The connection comes from the
-# workspace's environment (SNOWFLAKE_ORGANIZATION_NAME, SNOWFLAKE_ACCOUNT_NAME,
-# SNOWFLAKE_USER, SNOWFLAKE_AUTHENTICATOR, and SNOWFLAKE_PRIVATE_KEY as a sensitive
-# environment variable), so no credential is a Terraform variable or lands in state.
-provider "snowflake" {
-  preview_features_enabled = [
-    "snowflake_file_format_resource",
-    "snowflake_stage_resource",
-    "snowflake_storage_integration_resource",
-  ]
 }

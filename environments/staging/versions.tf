@@ -16,9 +16,5 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 6.0, < 7.0"
     }
-    snowflake = {
-      source  = "snowflakedb/snowflake"
-      version = ">= 2.1.0, < 3.0.0"
-    }
   }
 }

@@ -83,14 +83,31 @@ def _one_line_reason(report: dict[str, Any]) -> str:
     return f"{report.get('table')}: {error.get('error', 'error')}: {error.get('message', 'run failed')}"
 
 
+def _configure_logging(settings: Any) -> None:
+    """Log lines go to stderr (stdout is for the report), WARNING and up unless LOG_LEVEL is set."""
+    from aurora_batch.observability import set_log_level, set_log_stream  # noqa: PLC0415
+
+    set_log_stream(sys.stderr)
+    set_log_level(settings.log_level if "log_level" in settings.model_fields_set else "WARNING")
+
+
 def _runtime() -> Any:
     from aurora_batch.config import settings_from_env  # noqa: PLC0415
-    from aurora_batch.observability import set_log_level  # noqa: PLC0415
     from aurora_batch.wiring import Runtime  # noqa: PLC0415
 
     settings = settings_from_env()
-    set_log_level(settings.log_level)
+    _configure_logging(settings)
     return Runtime(settings)
+
+
+def _ops_runtime() -> Any:
+    """What cleanup and watermark need (S3 and the state table): no Vault or Snowflake settings."""
+    from aurora_batch.config import ops_settings_from_env  # noqa: PLC0415
+    from aurora_batch.wiring_light import OpsRuntime  # noqa: PLC0415
+
+    settings = ops_settings_from_env()
+    _configure_logging(settings)
+    return OpsRuntime(settings)
 
 
 def cmd_replicate(args: argparse.Namespace) -> int:
@@ -154,9 +171,16 @@ def cmd_replicate(args: argparse.Namespace) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from aurora_batch.logic.cleanup import CleanupRequest, run_cleanup  # noqa: PLC0415
 
-    runtime = _runtime()
-    request = CleanupRequest.from_event({"older_than_hours": args.older_than_hours, "dry_run": args.dry_run})
-    result = run_cleanup(request, runtime.staging(), runtime.state, runtime.settings.staging_prefix)
+    runtime = _ops_runtime()
+    event = {"older_than_hours": args.older_than_hours, "dry_run": args.dry_run}
+    if args.table:
+        event["table"] = args.table
+    request = CleanupRequest.from_event(event)
+    staging = runtime.staging()
+    try:
+        result = run_cleanup(request, staging, runtime.state, runtime.settings.staging_prefix)
+    finally:
+        staging.close()
     print(json.dumps(result, default=str, indent=2))
     return EXIT_OK
 
@@ -166,7 +190,7 @@ def cmd_watermark(args: argparse.Namespace) -> int:
 
     from aurora_batch.logic.watermark_admin import AdminRequest, handle_admin_request  # noqa: PLC0415
 
-    runtime = _runtime()
+    runtime = _ops_runtime()
     event: dict[str, Any] = {"action": args.action}
     for key in ("table", "value", "type", "column", "reason"):
         if getattr(args, key, None) is not None:
@@ -211,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="delete old staged objects (never those of a live run)")
     cleanup.add_argument("--older-than-hours", type=float, default=24.0)
     cleanup.add_argument("--dry-run", action="store_true")
+    cleanup.add_argument("--table", help="schema.table: only this table's files")
     cleanup.set_defaults(func=cmd_cleanup)
 
     watermark = commands.add_parser("watermark", help="inspect or change a table's watermark")

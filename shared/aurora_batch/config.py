@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -24,6 +24,8 @@ from aurora_batch.model import Mode, TableRef, snowflake_name
 _STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 MaskRule = Literal["hash", "null", "mask", "truncate_date", "redact_json_keys"]
 
@@ -156,10 +158,24 @@ def parse_watermark_literal(value: str) -> int | date | datetime:
         raise ValueError(f"cannot be read as an integer, a date or a timestamp: {value!r}") from exc
 
 
-class Settings(BaseModel):
-    """Process-wide settings from the environment (the Lambda's or a shell's)."""
+class OpsSettings(BaseModel):
+    """The settings of the cleanup and admin functions: S3 staging and the state table only.
+
+    Settings extends it, so the three functions read one set of variables the same way; these
+    two just never require Vault or Snowflake (their Lambdas are not given them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    staging_bucket: str | None = Field(default=None, min_length=3)  # the admin function has none
+    staging_prefix: str = "aurora-batch"
+    state_table: str = Field(min_length=3)
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    log_level: str = "INFO"
+
+
+class Settings(OpsSettings):
+    """Process-wide settings from the environment (the Lambda's or a shell's)."""
 
     vault_addr: str = Field(min_length=1)
     vault_token: SecretStr | None = None
@@ -172,18 +188,16 @@ class Settings(BaseModel):
     vault_cache_ttl_seconds: int = Field(default=300, ge=0)
     snowflake_endpoint: str | None = None
     staging_bucket: str = Field(min_length=3)
-    staging_prefix: str = "aurora-batch"
     staging_format: Literal["parquet", "csv"] = "parquet"
     staging_cleanup: bool = True
     part_target_bytes: int = Field(default=128 << 20, ge=5 << 20)
     part_target_rows: int | None = Field(default=None, gt=0)
     snowflake_stage: str = Field(min_length=1)
-    state_table: str = Field(min_length=3)
-    aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
     lease_seconds: int = Field(default=900, ge=30)
     time_margin_seconds: int = Field(default=120, ge=0)
-    log_level: str = "INFO"
+    crash_at: Literal["extract", "upload", "copy", "commit", "cleanup"] | None = Field(
+        default=None, description="failure injection for the convergence tests only"
+    )
     defaults: TableOptions | None = None  # from SCHEMA_NAME/TABLE_NAME/REPLICATION_MODE/...
     default_options: dict[str, Any] = Field(default_factory=dict)
     tables: tuple[TableOptions, ...] = ()
@@ -227,6 +241,7 @@ _ENV_FIELDS = {
     "LEASE_SECONDS": "lease_seconds",
     "TIME_MARGIN_SECONDS": "time_margin_seconds",
     "LOG_LEVEL": "log_level",
+    "AURORA_BATCH_CRASH_AT": "crash_at",
 }
 _ENV_TABLE_DEFAULTS = {
     "SCHEMA_NAME": "schema_name",
@@ -281,15 +296,38 @@ def _parse_tables(raw: str | list[Any] | dict[str, Any], source: str) -> list[di
     raise ConfigError(f"{source} must be a JSON list of objects or a map of schema.table to options", field=source)
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse the environment once. Called at cold start and by the CLI."""
-    env = os.environ if environ is None else environ
+def _env_values(env: Mapping[str, str], fields: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for name, field in _ENV_FIELDS.items():
+    for name, field in fields.items():
         if name in env and env[name] != "":
             values[field] = _bool(name, env[name]) if field == "staging_cleanup" else env[name]
     if "aws_region" not in values and env.get("AWS_DEFAULT_REGION"):
         values["aws_region"] = env["AWS_DEFAULT_REGION"]
+    return values
+
+
+def ops_settings_from_env(environ: Mapping[str, str] | None = None) -> OpsSettings:
+    """The cleanup and admin functions' settings; variables they do not use are ignored."""
+    env = os.environ if environ is None else environ
+    ops_fields = {name: field for name, field in _ENV_FIELDS.items() if field in OpsSettings.model_fields}
+    try:
+        return OpsSettings(**_env_values(env, ops_fields))
+    except PydanticValidationError as exc:
+        raise _errors_to_config_error(exc, "environment") from exc
+
+
+def parse_event(model: type[_Model], event: Mapping[str, Any], source: str = "event") -> _Model:
+    """Validate an invocation event; a bad one raises ConfigError naming the field and the value."""
+    try:
+        return model.model_validate(dict(event))
+    except PydanticValidationError as exc:
+        raise _errors_to_config_error(exc, source) from exc
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment once. Called at cold start and by the CLI."""
+    env = os.environ if environ is None else environ
+    values = _env_values(env, _ENV_FIELDS)
     defaults = {field: env[name] for name, field in _ENV_TABLE_DEFAULTS.items() if env.get(name)}
     values["default_options"] = defaults
     if env.get("TABLES"):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -22,6 +23,9 @@ logger = Logger(service=SERVICE, use_rfc3339=True)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # The tracer disables itself outside Lambda.
 tracer = Tracer(service=SERVICE)
+# The package's standard-library loggers write through the same JSON handler (same keys). Only
+# loggers that exist are configured, so create the package's parent logger first.
+logging.getLogger("aurora_batch")
 copy_config_to_registered_loggers(source_logger=logger, include={"aurora_batch"})
 
 
@@ -30,10 +34,17 @@ def set_log_level(level: str) -> None:
     logging.getLogger("aurora_batch").setLevel(level.upper())
 
 
+def set_log_stream(stream: TextIO) -> None:
+    """Where log lines go (stdout in Lambda; the CLI keeps stdout for its report)."""
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(stream)
+
+
 def bind_run(run_id: str, table: str) -> None:
-    """Every later log line carries the run and the table."""
+    """Every later log line carries the run and the table, and the phase ("run" outside the named ones)."""
     logger.set_correlation_id(run_id)
-    logger.append_keys(run_id=run_id, table=table)
+    logger.append_keys(run_id=run_id, table=table, phase="run")
 
 
 def bind_phase(phase: str) -> None:
@@ -42,11 +53,20 @@ def bind_phase(phase: str) -> None:
 
 @contextlib.contextmanager
 def traced_phase(phase: str) -> Iterator[None]:
+    """A tracer subsegment and the `phase` log key for the block. The enclosing phase comes back
+    when the block ends normally; after an error the key keeps naming the phase that failed."""
+    outer = logger.get_current_keys().get("phase")
     bind_phase(phase)
+    started = time.perf_counter()
     with tracer.provider.in_subsegment(f"## {phase}") as subsegment:
         if subsegment is not None and hasattr(subsegment, "put_annotation"):
             subsegment.put_annotation("phase", phase)
         yield
+    logger.info("phase finished", extra={"seconds": round(time.perf_counter() - started, 3)})
+    if outer is None:
+        logger.remove_keys(["phase"])
+    else:
+        bind_phase(outer)
 
 
 def emit_run_metrics(report: dict[str, Any], now: datetime | None = None) -> None:

@@ -7,26 +7,21 @@ from functools import cached_property
 from typing import Any
 
 from aurora_batch.adapters.postgres import PostgresSource
-from aurora_batch.adapters.s3 import S3Staging, make_s3_client
 from aurora_batch.adapters.snowflake import session_factory
-from aurora_batch.adapters.state_store import StateStore
 from aurora_batch.adapters.vault import DEFAULT_STS_URL, VaultClient, vault_auth
 from aurora_batch.config import Settings
 from aurora_batch.errors import VaultSecretShapeError
 from aurora_batch.logic.replicate import Services
 from aurora_batch.secrets import Secret
+from aurora_batch.wiring_light import OpsRuntime
 
 MASKING_KEY = "hmac_key"
 
 
-def make_dynamodb_client(endpoint_url: str | None, region: str) -> Any:
-    import boto3  # noqa: PLC0415
-
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
-
-
-class Runtime:
+class Runtime(OpsRuntime):
     """Lazily built clients for one process. Secrets are read through the Vault client's cache."""
+
+    settings: Settings
 
     def __init__(
         self,
@@ -37,10 +32,8 @@ class Runtime:
         dynamodb_client: Any = None,
         lambda_client: Any = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, s3_client=s3_client, dynamodb_client=dynamodb_client)
         self._vault = vault
-        self._s3_client = s3_client
-        self._dynamodb_client = dynamodb_client
         self._lambda_client = lambda_client
 
     @cached_property
@@ -58,27 +51,12 @@ class Runtime:
         return VaultClient(s.vault_addr, auth=auth, cache_ttl_seconds=s.vault_cache_ttl_seconds)
 
     @cached_property
-    def s3_client(self) -> Any:
-        return self._s3_client or make_s3_client(self.settings.aws_endpoint_url, self.settings.aws_region)
-
-    @cached_property
-    def dynamodb_client(self) -> Any:
-        return self._dynamodb_client or make_dynamodb_client(self.settings.aws_endpoint_url, self.settings.aws_region)
-
-    @cached_property
     def lambda_client(self) -> Any:
         if self._lambda_client is not None:
             return self._lambda_client
         from aurora_batch.adapters.lambda_invoker import make_lambda_client  # noqa: PLC0415
 
         return make_lambda_client(self.settings.aws_endpoint_url, self.settings.aws_region)
-
-    @cached_property
-    def state(self) -> StateStore:
-        return StateStore(self.settings.state_table, self.dynamodb_client)
-
-    def staging(self) -> S3Staging:
-        return S3Staging(self.s3_client, self.settings.staging_bucket)
 
     def masking_key(self) -> bytes:
         secret = self.vault.read_secret(self.settings.vault_secret_path_masking)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,8 +182,15 @@ def test_light_artifacts_carry_no_engine_dependencies(arm64_build: Build, functi
 
 def test_replication_artifact_is_stripped_but_complete(arm64_build: Build) -> None:
     names = {info.filename for info in zip_entries(arm64_build.zip_path("replication"))}
-    assert {"pyarrow/parquet/core.py", "pyarrow/csv.py", "pyarrow/compute.py", "snowflake/connector/__init__.py"} <= names
-    assert [n for n in names if "flight" in n.lower() or "libarrow_s3" in n or n.startswith("pyarrow/include/")] == []
+    assert {
+        "pyarrow/parquet/core.py",
+        "pyarrow/csv.py",
+        "pyarrow/compute.py",
+        "snowflake/connector/__init__.py",
+    } <= names
+    assert [
+        n for n in names if "flight" in n.lower() or "libarrow_s3" in n or n.startswith("pyarrow/include/")
+    ] == []
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -244,14 +251,14 @@ REPLICATION_CHECK = textwrap.dedent(
 
 
 @pytest.fixture
-def unpack(tmp_path: Path) -> Iterator[Any]:
+def unpack(tmp_path: Path) -> Callable[[Path], Path]:
     def unpack_to(zip_path: Path) -> Path:
         target = tmp_path / zip_path.stem
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(target)
         return target
 
-    yield unpack_to
+    return unpack_to
 
 
 def run_in_lambda_venv(venv: Path, task_root: Path, code: str) -> subprocess.CompletedProcess[str]:
@@ -278,7 +285,7 @@ def run_in_lambda_venv(venv: Path, task_root: Path, code: str) -> subprocess.Com
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_x86_64_handler_imports_in_a_clean_runtime_venv(
-    x86_64_build: Build, lambda_like_venv: Path, unpack: Any, function: str
+    x86_64_build: Build, lambda_like_venv: Path, unpack: Callable[[Path], Path], function: str
 ) -> None:
     task_root = unpack(x86_64_build.zip_path(function))
 
@@ -291,7 +298,7 @@ def test_x86_64_handler_imports_in_a_clean_runtime_venv(
 
 
 def test_x86_64_replication_dependencies_work_in_a_clean_runtime_venv(
-    x86_64_build: Build, lambda_like_venv: Path, unpack: Any
+    x86_64_build: Build, lambda_like_venv: Path, unpack: Callable[[Path], Path]
 ) -> None:
     task_root = unpack(x86_64_build.zip_path("replication"))
 
@@ -321,4 +328,6 @@ def test_two_builds_of_the_same_inputs_are_byte_identical(tmp_path: Path) -> Non
     )
 
     assert first[0]["sha256"] == second[0]["sha256"]
-    assert (tmp_path / "first" / "s3_cleanup.zip").read_bytes() == (tmp_path / "second" / "s3_cleanup.zip").read_bytes()
+    assert (tmp_path / "first" / "s3_cleanup.zip").read_bytes() == (
+        tmp_path / "second" / "s3_cleanup.zip"
+    ).read_bytes()

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tools import build_lambda
 from tools.build_lambda import ARCHITECTURES, BuildError, Dependency
@@ -24,7 +25,7 @@ def constraints() -> dict[str, str]:
     pins: dict[str, str] = {}
     for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
         name, _, version = line.partition("==")
-        pins[build_lambda.canonicalize_name(name)] = version.strip()
+        pins[canonicalize_name(name)] = version.strip()
     return pins
 
 
@@ -36,7 +37,9 @@ def test_requirements_are_pinned_like_the_project_constraints(function: str) -> 
     pins = build_lambda.read_pins(REPO_ROOT / "services" / function / "requirements.txt")
     project = constraints()
     assert pins
-    mismatched = {name: (version, project.get(name)) for name, version in pins.items() if project.get(name) != version}
+    mismatched = {
+        name: (version, project.get(name)) for name, version in pins.items() if project.get(name) != version
+    }
     assert mismatched == {}
 
 

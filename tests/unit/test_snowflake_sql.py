@@ -37,7 +37,10 @@ SPECS = [
 
 
 def every_statement() -> list[str]:
-    existing = [sql.ExistingColumn("ID", "NUMBER", None, 19, 0), sql.ExistingColumn("NOTE", "TEXT", 20, None, None)]
+    existing = [
+        sql.ExistingColumn("ID", "NUMBER", None, 19, 0),
+        sql.ExistingColumn("NOTE", "TEXT", 20, None, None),
+    ]
     return [
         sql.create_table_sql(TARGET),
         sql.comment_table_sql(TARGET),
@@ -46,7 +49,9 @@ def every_statement() -> list[str]:
         sql.describe_columns_sql(TARGET),
         sql.table_exists_sql(TARGET),
         *sql.evolution_statements(TARGET, existing),
-        sql.copy_into_sql(STAGING, "ANALYTICS.PUBLIC.AURORA_BATCH_STAGE", ["public.orders/r1/part-00000.parquet"], "parquet"),
+        sql.copy_into_sql(
+            STAGING, "ANALYTICS.PUBLIC.AURORA_BATCH_STAGE", ["public.orders/r1/part-00000.parquet"], "parquet"
+        ),
         sql.copy_into_sql(STAGING, "AURORA_BATCH_STAGE", ["a/b/part-00000.csv.gz", "a/b/it's.csv.gz"], "csv"),
         sql.merge_sql(TARGET, STAGING, ["ID"], "UPDATED_AT"),
         sql.merge_sql(TARGET, STAGING, ["ID", "NOTE"], None),
@@ -92,13 +97,19 @@ def test_full_refresh_keeps_grants_and_swaps_atomically() -> None:
 
 def test_comments_and_constraints_reach_the_ddl() -> None:
     ddl = sql.create_table_sql(TARGET)
-    assert '"ID" NUMBER(19,0) NOT NULL COMMENT \'the key\'' in ddl
+    assert "\"ID\" NUMBER(19,0) NOT NULL COMMENT 'the key'" in ddl
     assert "COMMENT 'it''s quoted'" in ddl
     assert 'PRIMARY KEY ("ID")' in ddl
     assert ddl.endswith("COMMENT = 'Orders; O''Reilly''s'")
 
 
-def _existing(name: str, data_type: str, length: int | None = None, precision: int | None = None, scale: int | None = None) -> sql.ExistingColumn:
+def _existing(
+    name: str,
+    data_type: str,
+    length: int | None = None,
+    precision: int | None = None,
+    scale: int | None = None,
+) -> sql.ExistingColumn:
     return sql.ExistingColumn(name, data_type, length, precision, scale)
 
 
@@ -136,7 +147,9 @@ def test_evolution_adds_a_missing_column_with_its_comment() -> None:
         ("DOC", _existing("DOC", "TEXT")),
     ],
 )
-def test_an_incompatible_change_is_rejected_naming_table_and_column(column: str, existing: sql.ExistingColumn) -> None:
+def test_an_incompatible_change_is_rejected_naming_table_and_column(
+    column: str, existing: sql.ExistingColumn
+) -> None:
     others = [_existing(c.name, "VARIANT") for c in TARGET.columns if c.name != column]
     with pytest.raises(TargetSchemaError) as caught:
         sql.evolution_statements(TARGET, [*others[:0], existing])
@@ -145,23 +158,31 @@ def test_an_incompatible_change_is_rejected_naming_table_and_column(column: str,
 
 
 def test_a_narrower_source_number_fits_without_change() -> None:
-    target = TargetTable("D", "S", "T", (TargetColumn("N", "n", "NUMBER(10,2)", "NUMBER(10,2)", "{col}"),), ())
+    target = TargetTable(
+        "D", "S", "T", (TargetColumn("N", "n", "NUMBER(10,2)", "NUMBER(10,2)", "{col}"),), ()
+    )
     assert sql.evolution_statements(target, [_existing("N", "NUMBER", precision=12, scale=4)]) == []
 
 
-PARTS = [StagedPart(0, "p/s.t/r/part-00000.parquet", "s.t/r/part-00000.parquet", 10, 100),
-         StagedPart(1, "p/s.t/r/part-00001.parquet", "s.t/r/part-00001.parquet", 5, 50)]
+PARTS = [
+    StagedPart(0, "p/s.t/r/part-00000.parquet", "s.t/r/part-00000.parquet", 10, 100),
+    StagedPart(1, "p/s.t/r/part-00001.parquet", "s.t/r/part-00001.parquet", 5, 50),
+]
 
 
 def test_copy_results_must_match_every_staged_part() -> None:
-    results = [sql.CopyFileResult("s3://b/p/s.t/r/part-00000.parquet", "LOADED", 10, 10),
-               sql.CopyFileResult("s3://b/p/s.t/r/part-00001.parquet", "LOADED", 5, 5)]
+    results = [
+        sql.CopyFileResult("s3://b/p/s.t/r/part-00000.parquet", "LOADED", 10, 10),
+        sql.CopyFileResult("s3://b/p/s.t/r/part-00001.parquet", "LOADED", 5, 5),
+    ]
     assert sql.check_copy_results(PARTS, results, table="s.t", run_id="r") == 15
 
 
 def test_a_copy_row_count_mismatch_is_detected() -> None:
-    results = [sql.CopyFileResult("s3://b/p/s.t/r/part-00000.parquet", "LOADED", 10, 10),
-               sql.CopyFileResult("s3://b/p/s.t/r/part-00001.parquet", "LOADED", 4, 4)]
+    results = [
+        sql.CopyFileResult("s3://b/p/s.t/r/part-00000.parquet", "LOADED", 10, 10),
+        sql.CopyFileResult("s3://b/p/s.t/r/part-00001.parquet", "LOADED", 4, 4),
+    ]
     with pytest.raises(ValidationError) as caught:
         sql.check_copy_results(PARTS, results, table="s.t", run_id="r")
     assert caught.value.fields["file"] == "s.t/r/part-00001.parquet"
@@ -178,5 +199,7 @@ def test_aggregate_mismatch_names_what_differs() -> None:
     expected = {"count": 3, "min(ID)": 1, "sum(MixedCase)": Decimal("10.50")}
     sql.compare_aggregates(expected, (3, 1, Decimal("10.50")), SPECS, where="target", table="t", run_id="r")
     with pytest.raises(ValidationError) as caught:
-        sql.compare_aggregates(expected, (3, 1, Decimal("10.49")), SPECS, where="target", table="t", run_id="r")
+        sql.compare_aggregates(
+            expected, (3, 1, Decimal("10.49")), SPECS, where="target", table="t", run_id="r"
+        )
     assert caught.value.fields["check"] == "sum(MixedCase)"

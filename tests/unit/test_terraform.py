@@ -16,8 +16,6 @@ from typing import Any
 import hcl2
 import pytest
 import yaml
-from hcl2 import SerializationOptions
-
 from aurora_batch import state_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,24 +27,29 @@ MODULES = sorted(path.name for path in MODULES_DIR.iterdir() if path.is_dir())
 ENVIRONMENTS = sorted(path.name for path in ENVIRONMENTS_DIR.iterdir() if path.is_dir())
 CONFIG_DIRS = [MODULES_DIR / name for name in MODULES] + [ENVIRONMENTS_DIR / name for name in ENVIRONMENTS]
 HCL_FILES = sorted(
-    [*ROOT.glob("modules/**/*.tf"), *ROOT.glob("modules/*/tests/*.tftest.hcl")]
-    + [*ROOT.glob("environments/*/*.tf"), *ROOT.glob("environments/*/terraform.tfvars.example")]
-    + [ROOT / ".tflint.hcl"]
+    [
+        *ROOT.glob("modules/**/*.tf"),
+        *ROOT.glob("modules/*/tests/*.tftest.hcl"),
+        *ROOT.glob("environments/*/*.tf"),
+        *ROOT.glob("environments/*/terraform.tfvars.example"),
+        ROOT / ".tflint.hcl",
+    ]
 )
 
 MODULE_META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
-# Variables whose values form a closed set: each needs a validation block.
+# Variables whose values form a closed set: each needs a validation block. An
+# environment validates what it uses itself; what it passes on, the module validates.
 CLOSED_SET_VARIABLES = {
-    "architecture",
-    "lambda_architecture",
-    "log_level",
-    "log_retention_in_days",
-    "maximum_retry_attempts",
-    "replication_mode",
-    "runtime",
-    "staging_format",
-    "tracing_mode",
+    "modules": {
+        "architecture",
+        "log_retention_in_days",
+        "maximum_retry_attempts",
+        "runtime",
+        "staging_format",
+        "tracing_mode",
+    },
+    "environments": {"lambda_architecture", "log_level", "replication_mode", "staging_format"},
 }
 # The environment the application reads (docs/CONFIGURATION.md); the replication
 # function gets all of them.
@@ -75,7 +78,7 @@ LAMBDA_ENVIRONMENT_CONTRACT = {
 
 @cache
 def parse(path: Path) -> dict[str, Any]:
-    options = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+    options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
     parsed: dict[str, Any] = hcl2.loads(path.read_text(), serialization_options=options)
     return parsed
 
@@ -92,9 +95,11 @@ def blocks(directory: Path, kind: str) -> dict[str, Any]:
 def typed_blocks(directory: Path, kind: str) -> dict[tuple[str, str], Any]:
     """Resources or data sources, keyed (type, name)."""
     found: dict[tuple[str, str], Any] = {}
-    for type_name, named in blocks(directory, kind).items():
-        for name, body in named.items():
-            found[(type_name, name)] = body
+    for path in sorted(directory.glob("*.tf")):
+        for block in parse(path).get(kind, []):
+            for type_name, named in block.items():
+                for name, body in named.items():
+                    found[(type_name, name)] = body
     return found
 
 
@@ -139,7 +144,9 @@ def test_module_has_the_standard_files(module: str) -> None:
     directory = MODULES_DIR / module
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
         assert (directory / name).is_file(), f"modules/{module} lacks {name}"
-    assert (directory / "tests" / f"{module}.tftest.hcl").is_file(), f"modules/{module} lacks its terraform test"
+    assert (directory / "tests" / f"{module}.tftest.hcl").is_file(), (
+        f"modules/{module} lacks its terraform test"
+    )
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -151,7 +158,8 @@ def test_module_declares_no_provider_or_backend(module: str) -> None:
     versions = parse(directory / "versions.tf")["terraform"][0]
     assert versions["required_version"]
     for provider in versions["required_providers"][0].values():
-        assert provider["source"] and provider["version"], f"modules/{module}: unpinned provider {provider}"
+        assert provider["source"], f"modules/{module}: provider without source {provider}"
+        assert provider["version"], f"modules/{module}: unpinned provider {provider}"
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -164,15 +172,23 @@ def test_module_main_resource_is_named_this(module: str) -> None:
 def test_variables_have_type_and_description(directory: Path) -> None:
     for name, body in blocks(directory, "variable").items():
         assert body.get("type"), f"{directory.name}: variable {name} has no type"
-        assert str(body.get("description", "")).strip(), f"{directory.name}: variable {name} has no description"
-        assert "any" not in re.findall(r"\b\w+\b", str(body["type"])), f"{directory.name}: {name} is typed any"
+        assert str(body.get("description", "")).strip(), (
+            f"{directory.name}: variable {name} has no description"
+        )
+        assert "any" not in re.findall(r"\b\w+\b", str(body["type"])), (
+            f"{directory.name}: {name} is typed any"
+        )
 
 
 @pytest.mark.parametrize("directory", CONFIG_DIRS, ids=lambda path: str(path.relative_to(ROOT)))
 def test_closed_set_variables_are_validated(directory: Path) -> None:
-    for name, body in blocks(directory, "variable").items():
-        if name in CLOSED_SET_VARIABLES:
-            assert body.get("validation"), f"{directory.name}: variable {name} takes a closed set but has no validation"
+    closed = CLOSED_SET_VARIABLES[directory.parent.name]
+    variables = blocks(directory, "variable")
+    for name, body in variables.items():
+        if name in closed:
+            assert body.get("validation"), (
+                f"{directory.name}: variable {name} takes a closed set but has no validation"
+            )
 
 
 @pytest.mark.parametrize("directory", CONFIG_DIRS, ids=lambda path: str(path.relative_to(ROOT)))
@@ -207,14 +223,17 @@ def test_declarations_are_used(directory: Path) -> None:
     for name in locals_of(directory):
         assert re.search(rf"\blocal\.{name}\b", text), f"{directory.name}: local {name} is never used"
     for type_name, name in typed_blocks(directory, "data"):
-        assert re.search(rf"\bdata\.{type_name}\.{name}\b", text), f"{directory.name}: data {type_name}.{name} unused"
+        assert re.search(rf"\bdata\.{type_name}\.{name}\b", text), (
+            f"{directory.name}: data {type_name}.{name} unused"
+        )
 
 
 def test_module_calls_are_local_and_known() -> None:
     calls = module_calls()
     assert calls
     for directory, name, _, called in calls:
-        assert called.parent == MODULES_DIR and called.name in MODULES, f"{directory.name}: module {name} -> {called}"
+        assert called.parent == MODULES_DIR, f"{directory.name}: module {name} is not under modules/"
+        assert called.name in MODULES, f"{directory.name}: module {name} calls unknown {called}"
 
 
 def test_module_inputs_exist_in_the_module() -> None:
@@ -239,7 +258,9 @@ def test_referenced_module_outputs_exist() -> None:
         for call, output in reference.findall(source_text(directory)):
             assert call in calls, f"{directory.name}: module.{call} is not declared"
             called = (directory / calls[call]["source"]).resolve()
-            assert output in blocks(called, "output"), f"{directory.name}: module.{call}.{output} does not exist"
+            assert output in blocks(called, "output"), (
+                f"{directory.name}: module.{call}.{output} does not exist"
+            )
             checked += 1
     assert checked > 30
 
@@ -253,14 +274,23 @@ def test_every_module_is_used_by_every_environment() -> None:
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_environment_has_cloud_workspace_and_providers(environment: str) -> None:
     directory = ENVIRONMENTS_DIR / environment
-    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf", "terraform.tfvars.example"):
+    for name in (
+        "main.tf",
+        "variables.tf",
+        "outputs.tf",
+        "versions.tf",
+        "providers.tf",
+        "terraform.tfvars.example",
+    ):
         assert (directory / name).is_file(), f"environments/{environment} lacks {name}"
     terraform = parse(directory / "versions.tf")["terraform"][0]
     cloud = terraform["cloud"][0]
     assert cloud["organization"]
     assert cloud["workspaces"][0]["name"] == f"aurora-batch-{environment}"
     assert "backend" not in terraform
-    assert set(blocks(directory, "provider")) == set(terraform["required_providers"][0]) == {"aws", "snowflake"}
+    assert (
+        set(blocks(directory, "provider")) == set(terraform["required_providers"][0]) == {"aws", "snowflake"}
+    )
     assert locals_of(directory)["environment"] == environment
 
 
@@ -282,7 +312,10 @@ def test_environments_set_their_own_sizes_schedules_and_thresholds() -> None:
         "schedule_expression",
         "staleness_threshold_seconds",
     ):
-        defaults = [blocks(ENVIRONMENTS_DIR / environment, "variable")[name]["default"] for environment in ENVIRONMENTS]
+        defaults = [
+            blocks(ENVIRONMENTS_DIR / environment, "variable")[name]["default"]
+            for environment in ENVIRONMENTS
+        ]
         assert len(set(defaults)) == len(ENVIRONMENTS), f"{name} is the same in every environment: {defaults}"
 
 
@@ -290,7 +323,9 @@ def test_no_variable_carries_a_secret() -> None:
     secret = re.compile(r"password|token|secret_key|private_key|access_key", re.IGNORECASE)
     for directory in CONFIG_DIRS:
         for name in blocks(directory, "variable"):
-            assert not secret.search(name), f"{directory.name}: variable {name} looks like a secret; Vault holds secrets"
+            assert not secret.search(name), (
+                f"{directory.name}: variable {name} looks like a secret; Vault holds secrets"
+            )
 
 
 def test_replication_environment_covers_the_application_contract() -> None:
@@ -308,11 +343,15 @@ def test_functions_use_the_service_handlers() -> None:
     for service in ("replication", "s3_cleanup", "watermark_admin"):
         handler_file = ROOT / "services" / service / f"{module_name}.py"
         if handler_file.is_file():
-            assert f"def {function_name}(" in handler_file.read_text(), f"{handler_file} has no {function_name}"
+            assert f"def {function_name}(" in handler_file.read_text(), (
+                f"{handler_file} has no {function_name}"
+            )
     variables = blocks(MODULES_DIR / "lambda_function", "variable")
     assert variables["runtime"]["default"] == "python3.12"
     assert variables["architecture"]["default"] == "arm64"
-    lifecycle = typed_blocks(MODULES_DIR / "lambda_function", "resource")[("aws_lambda_function", "this")]["lifecycle"]
+    lifecycle = typed_blocks(MODULES_DIR / "lambda_function", "resource")[("aws_lambda_function", "this")][
+        "lifecycle"
+    ]
     assert {"s3_key", "s3_object_version", "source_code_hash"} <= set(lifecycle[0]["ignore_changes"])
 
 
@@ -332,7 +371,9 @@ def test_state_table_matches_the_application_key_schema() -> None:
     key_schema = {"HASH": resolve(table["hash_key"]), "RANGE": resolve(table["range_key"])}
     assert key_schema == {item["KeyType"]: item["AttributeName"] for item in state_schema.KEY_SCHEMA}
     attributes = {(resolve(attribute["name"]), attribute["type"]) for attribute in table["attribute"]}
-    assert attributes == {(item["AttributeName"], item["AttributeType"]) for item in state_schema.ATTRIBUTE_DEFINITIONS}
+    assert attributes == {
+        (item["AttributeName"], item["AttributeType"]) for item in state_schema.ATTRIBUTE_DEFINITIONS
+    }
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -381,10 +422,15 @@ def test_workflow_runs_every_check_on_every_directory() -> None:
     for action in uses:
         assert re.search(r"@v\d+\.\d+\.\d+$", action), f"{action} is not pinned to a version"
     runs = "\n".join(step.get("run", "") for job in jobs.values() for step in job["steps"])
-    for command in ("terraform fmt -check -recursive", "terraform validate", "terraform test", "tflint --recursive"):
+    for command in (
+        "terraform fmt -check -recursive",
+        "terraform validate",
+        "terraform test",
+        "tflint --recursive",
+    ):
         assert command in runs, f"terraform.yml does not run {command}"
     assert "make checkov" in runs
-    assert jobs["validate"]["strategy"]["matrix"]["directory"] == sorted(
+    assert sorted(jobs["validate"]["strategy"]["matrix"]["directory"]) == sorted(
         str(path.relative_to(ROOT)) for path in CONFIG_DIRS
     )
     assert jobs["test"]["strategy"]["matrix"]["module"] == MODULES

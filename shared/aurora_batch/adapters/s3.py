@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from aurora_batch.errors import StagingError
 
 MIN_PART_BYTES = 8 << 20  # S3 requires >= 5 MiB for every part but the last
@@ -25,6 +27,15 @@ class StagedObject:
     key: str
     size: int
     last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload started and never completed or aborted (its parts are billed)."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 class MultipartUpload(io.RawIOBase):
@@ -159,6 +170,24 @@ class S3Staging:
                 )
             deleted += len(batch)
         return deleted
+
+    def list_pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Uploads", []):
+                    yield PendingUpload(item["Key"], item["UploadId"], item["Initiated"])
+        except Exception as exc:
+            raise StagingError("cannot list multipart uploads", bucket=self.bucket, prefix=prefix) from exc
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """Abort one pending upload; one already gone counts as aborted."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload.key, UploadId=upload.upload_id)
+        except Exception as exc:
+            if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return
+            raise StagingError("cannot abort a multipart upload", bucket=self.bucket, key=upload.key) from exc
 
     def delete_prefix(self, prefix: str) -> int:
         return self.delete_keys([o.key for o in self.list_objects(prefix)])

@@ -48,6 +48,7 @@ __all__ = [
     "Watermark",
     "WatermarkType",
     "admin_view",
+    "make_dynamodb_client",
     "state_changes",
 ]
 
@@ -786,3 +787,9 @@ def _attribute_changes(before: TableState, after: TableState) -> tuple[dict[str,
     old, new = _state_attributes(before), _state_attributes(after)
     set_values = {name: value for name, value in new.items() if old.get(name) != value}
     return set_values, tuple(name for name in old if name not in new)
+
+
+def make_dynamodb_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
+    import boto3  # noqa: PLC0415 - adapters build their own clients lazily
+
+    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)

@@ -180,9 +180,10 @@ def build_app(stage_objects: MotoStageObjects | None) -> Starlette:
 
     async def login(request: Request) -> Response:
         response = await fakesnow_server.login_request(request)
-        session_parameters = (await _json_body(request))["data"].get("SESSION_PARAMETERS", {})
-        token = json.loads(bytes(response.body))["data"]["token"]
-        state.open_session(token, session_parameters.get("QUERY_TAG"))
+        answer = json.loads(bytes(response.body))
+        if answer.get("success"):
+            session_parameters = (await _json_body(request))["data"].get("SESSION_PARAMETERS", {})
+            state.open_session(answer["data"]["token"], session_parameters.get("QUERY_TAG"))
         return response
 
     async def query(request: Request) -> Response:

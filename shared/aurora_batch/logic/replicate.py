@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ from aurora_batch.logic.extract import ExtractColumn, ExtractPlan, column_offend
 from aurora_batch.logic.observe import StreamObserver, aggregate_specs
 from aurora_batch.logic.stage import S3SinkFactory, Stager
 from aurora_batch.model import Mode, RunStatus, SourceTable, StagedPart, TargetColumn, TargetTable, snowflake_name
+from aurora_batch.observability import traced_phase
 from aurora_batch.watermark import Watermark, WatermarkType, watermark_type_for_pg
 
 logger = logging.getLogger(__name__)
@@ -245,7 +248,8 @@ class TableReplication:
         self.progress.phase(name)
         started = time.perf_counter()
         try:
-            yield
+            with traced_phase(name):
+                yield
         finally:
             elapsed = time.perf_counter() - started
             self.report.phases[name] = round(self.report.phases.get(name, 0.0) + elapsed, 3)
@@ -255,6 +259,12 @@ class TableReplication:
             tag = f"aurora-batch:{self.table}:{self.report.run_id}"
             self._session = self.services.snowflake(tag)
         return self._session
+
+    def _crashpoint(self, name: str) -> None:
+        """Failure injection for the convergence tests: AURORA_BATCH_CRASH_AT=<name> kills the process
+        here with SIGKILL, as a Lambda timeout or an out-of-memory kill would. Unset in production."""
+        if self.settings.crash_at == name:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _keep_lease(self) -> None:
         """Renew the lease once a third of it has passed, so long runs never lose it."""
@@ -339,10 +349,9 @@ class TableReplication:
         """Stream the extract into parts. Returns the parts and whether the stream was finished
         (False: stopped early at a part boundary because the time budget ran low)."""
         sinks = S3SinkFactory(self.services.staging, self.settings.staging_prefix)
-        run_path = f"{plan.source.ref.schema}.{plan.source.ref.table}/{self.report.run_id}"
         stager = Stager(
             sinks,
-            run_path,
+            self._run_path(plan),
             plan.pipeline.output_schema,
             file_format=self.settings.staging_format,
             part_target_bytes=self.settings.part_target_bytes,
@@ -357,6 +366,7 @@ class TableReplication:
                 for batch in plan.pipeline.apply(batches):
                     observer.observe(batch)
                     stager.write(batch)
+                    self._crashpoint("extract")
                     self.progress.rows(observer.rows, sum(p.bytes for p in stager.parts))
                     if len(stager.parts) != staged_parts_before:
                         staged_parts_before = len(stager.parts)
@@ -374,6 +384,10 @@ class TableReplication:
             stager.abort()
             raise
         return parts, finished
+
+    def _run_path(self, plan: TablePlan) -> str:
+        """`<schema>.<table>/<run_id>`, under STAGING_PREFIX: the stage sees the same relative path."""
+        return f"{plan.source.ref.schema}.{plan.source.ref.table}/{self.report.run_id}"
 
     def _name_offending_row(self, exc: ValueConversionError, snapshot: Snapshot, extract: ExtractPlan) -> ValueConversionError:
         column_name = exc.fields.get("column")
@@ -403,12 +417,12 @@ class TableReplication:
             predicates = [self.options.where, *predicates]
         return ExtractPlan(plan.source, plan.pipeline.source_columns, tuple(predicates), order_by)
 
-    def _observer(self, plan: TablePlan) -> StreamObserver:
+    def _observer(self, plan: TablePlan, position: tuple[str, ...] | None = None) -> StreamObserver:
         return StreamObserver(
             specs=aggregate_specs(plan.columns, plan.keys),
             watermark_column=plan.watermark_column.staged_name if plan.watermark_column else None,
             clamped_sentinels={c.staged_name: c.ctype.clamped_sentinels for c in plan.columns if c.ctype.clamped_sentinels},
-            key_columns=tuple(_staged_name(plan, k) for k in plan.keys),
+            key_columns=tuple(_staged_name(plan, k) for k in (position or plan.keys)),
         )
 
     # -- load ------------------------------------------------------------------------------
@@ -466,11 +480,18 @@ class TableReplication:
             )
         self.report.validation[where] = {k: str(v) for k, v in observed.items()}
 
-    def _cleanup(self, parts: list[StagedPart]) -> None:
-        if not self.settings.staging_cleanup or not parts:
+    def _cleanup(self, run_path: str) -> None:
+        """Delete the run's staged files, only once the target has committed every part of the run
+        (a run continued over several invocations included). Failed runs keep their files."""
+        if not self.settings.staging_cleanup:
             return
+        prefix = self.settings.staging_prefix.strip("/")
         with self._phase("cleanup"):
-            self.services.staging.delete_keys([p.key for p in parts])
+            listed = self.services.staging.list_objects(f"{prefix}/{run_path}/" if prefix else f"{run_path}/")
+            keys = [o.key for o in listed]
+            self.services.staging.delete_keys(keys[:1])
+            self._crashpoint("cleanup")
+            self.services.staging.delete_keys(keys[1:])
 
     def _discard_work_tables(self) -> None:
         """After a failure nothing half-loaded stays behind (staged files stay for the cleanup)."""
@@ -498,6 +519,7 @@ class TableReplication:
     def _incremental(self, state: TableState) -> None:
         store = self.services.state
         assert self._lease is not None
+        saved = state.checkpoint if state.checkpoint and state.checkpoint.get("mode") == "incremental" else None
         with self.services.source.snapshot() as snapshot:
             with self._phase("plan"):
                 source = snapshot.describe(self.options.ref)
@@ -509,15 +531,26 @@ class TableReplication:
                         f"is now a {plan.watermark_type.value}: reset the watermark",
                         table=self.table, column=self.options.incremental_column,
                     )
-                lower = self._lower_bound(state, plan)
+                if saved is not None:
+                    # Continue the logical run: same lower bound, after the last row staged.
+                    lower = _restore(saved.get("lower"), plan)
+                    earlier_cap = _restore(saved.get("cap"), plan)
+                else:
+                    lower = self._lower_bound(state, plan)
+                    earlier_cap = None
                 upper, cap, null_rows = self._bounds(snapshot, plan)
+                # Never let the watermark pass a transaction that was open in any invocation of this run.
+                cap = _min_value(cap, earlier_cap) if cap is not None else earlier_cap
             self.report.target = f"{plan.target.database}.{plan.target.schema}.{plan.target.name}"
             column_sql = plan.watermark_column.source.name
             predicates = []
             if lower is not None:
                 predicates.append(snapshot.mogrify(f"{_q(column_sql)} >= %s", (lower,)))
-            extract = self._extract_plan(plan, predicates, (column_sql,))
-            observer = self._observer(plan)
+            order_by = (column_sql, *[k for k in plan.keys if k != column_sql])
+            if saved is not None and saved.get("resume_after"):
+                predicates.append(_after_position_predicate(snapshot, plan, order_by, saved["resume_after"]))
+            extract = self._extract_plan(plan, predicates, order_by)
+            observer = self._observer(plan, position=order_by)
             parts, finished = self._stage(snapshot, plan, extract, observer, 0)
         self._record_counts(observer, parts)
         self.report.null_watermark_rows = null_rows
@@ -526,6 +559,7 @@ class TableReplication:
                 f"{null_rows} row(s) have a NULL {self.options.incremental_column}; incremental runs skip them "
                 "and the next full refresh picks them up"
             )
+        self._crashpoint("upload")
         self._prepare_target(plan.target)
         if parts:
             staging = plan.target.sibling(f"{plan.target.name}{STAGING_SUFFIX}{_short(self.report.run_id)}")
@@ -534,6 +568,7 @@ class TableReplication:
             self._drop_stale_work_tables(plan.target, keep=set())
             session.execute(sql.create_staging_sql(plan.target, staging))
             self._copy_parts(plan.target, staging, parts)
+            self._crashpoint("copy")
             self._validate(staging, plan, observer, "staging")
             with self._phase("merge"):
                 merge = sql.merge_sql(
@@ -543,14 +578,12 @@ class TableReplication:
                 inserted, updated = _merge_counts(names, rows)
             self.report.rows_inserted, self.report.rows_updated = inserted, updated
             self.report.rows_merged = inserted + updated
+            self._crashpoint("commit")
             session.execute(sql.drop_table_sql(staging))
             self._work_tables = []
         # The target has committed: now, and only now, the watermark may move.
-        if finished:
-            new_value = upper
-        else:
-            new_value = observer.last_watermark_value
-        new_value = _min_value(new_value, cap)
+        new_value = _min_value(upper if finished else observer.last_watermark_value, cap)
+        self.report.watermark_after = self.report.watermark_before
         if new_value is not None:
             candidate = Watermark.of(_as_watermark_value(new_value, plan.watermark_type), plan.watermark_type)
             if state.watermark is None or candidate > state.watermark:
@@ -558,11 +591,22 @@ class TableReplication:
                 with self._phase("commit"):
                     store.advance_watermark(self._lease, candidate, self.options.incremental_column or "")
                 self.report.watermark_after = candidate.value
-            else:
-                self.report.watermark_after = self.report.watermark_before
+        if finished:
+            if saved is not None:
+                store.save_checkpoint(self._lease, None)
         else:
-            self.report.watermark_after = self.report.watermark_before
-        self._cleanup(parts)
+            assert observer.last_key is not None
+            store.save_checkpoint(
+                self._lease,
+                {
+                    "mode": "incremental",
+                    "run_id": self.report.run_id,
+                    "lower": _jsonable(lower),
+                    "cap": _jsonable(cap),
+                    "resume_after": observer.last_key,
+                },
+            )
+        self._cleanup(self._run_path(plan))
         if finished:
             self.report.status = RunStatus.SUCCEEDED.value
         else:
@@ -667,8 +711,9 @@ class TableReplication:
             last_key = observer.last_key if not finished else None
         self.report.rows_extracted = observer.rows - rows_before
         self._record_counts_delta(observer, parts, rows_before)
+        self._crashpoint("upload")
         self._copy_parts(plan.target, staging, parts)
-        self._cleanup(parts)
+        self._crashpoint("copy")
         if not finished:
             saved = {
                 "mode": "full",
@@ -692,6 +737,7 @@ class TableReplication:
             session.execute(sql.insert_from_staging_sql(plan.target, new_table, staging))
             self._validate(new_table, plan, observer, "target")
             session.execute(sql.swap_sql(plan.target, new_table))
+            self._crashpoint("commit")
             self.report.rows_merged = observer.rows
             session.execute(sql.drop_table_sql(new_table))
             session.execute(sql.drop_table_sql(staging))
@@ -709,6 +755,7 @@ class TableReplication:
                     self.report.watermark_after = candidate.value
         if self.report.watermark_after is None:
             self.report.watermark_after = self.report.watermark_before
+        self._cleanup(self._run_path(plan))
         self.report.status = RunStatus.SUCCEEDED.value
 
     def _record_counts_delta(self, observer: StreamObserver, parts: list[StagedPart], rows_before: int) -> None:
@@ -810,6 +857,20 @@ def _restore(value: Any, plan: TablePlan) -> Any:
             return date.fromisoformat(value["iso"])
         return datetime.fromisoformat(value["iso"])
     return value
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _after_position_predicate(
+    snapshot: Snapshot, plan: TablePlan, order_by: tuple[str, ...], position: list[str]
+) -> str:
+    """Rows after a position in the extract's order: `(c1, c2) > (v1::type1, v2::type2)`."""
+    columns = [plan.source.column(name) for name in order_by]
+    left = ", ".join(_q(c.name) for c in columns)
+    right = ", ".join(f"%s::{c.pg_type}" for c in columns)
+    return snapshot.mogrify(f"({left}) > ({right})", tuple(position))
 
 
 def _after_key_predicate(snapshot: Snapshot, plan: TablePlan, resume_after: list[str]) -> str:
