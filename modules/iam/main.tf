@@ -113,15 +113,8 @@ resource "aws_iam_role_policy" "runtime" {
   policy = data.aws_iam_policy_document.runtime[each.key].json
 }
 
-# Replication: stage, read back and delete parts under the staging prefix;
-# read and write its state; invoke itself (continuation and fan-out).
-data "aws_iam_policy_document" "replication" {
-  statement {
-    sid       = "StagingObjects"
-    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = [local.staging_objects_arn]
-  }
-
+# Listing is limited to the staging prefix; replication, cleanup and Snowflake include it.
+data "aws_iam_policy_document" "staging_list" {
   statement {
     sid       = "StagingList"
     actions   = ["s3:ListBucket"]
@@ -132,6 +125,17 @@ data "aws_iam_policy_document" "replication" {
       variable = "s3:prefix"
       values   = ["${var.staging_prefix}*"]
     }
+  }
+}
+
+# Replication: stage, read back and delete parts under the staging prefix;
+# read and write its state; invoke itself (continuation and fan-out).
+data "aws_iam_policy_document" "replication" {
+  source_policy_documents = [data.aws_iam_policy_document.staging_list.json]
+  statement {
+    sid       = "StagingObjects"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [local.staging_objects_arn]
   }
 
   statement {
@@ -161,22 +165,11 @@ data "aws_iam_policy_document" "replication" {
 
 # Cleanup: list and delete staged parts; read the state (to spare runs in progress).
 data "aws_iam_policy_document" "s3_cleanup" {
+  source_policy_documents = [data.aws_iam_policy_document.staging_list.json]
   statement {
     sid       = "StagingDelete"
     actions   = ["s3:DeleteObject"]
     resources = [local.staging_objects_arn]
-  }
-
-  statement {
-    sid       = "StagingList"
-    actions   = ["s3:ListBucket"]
-    resources = [var.staging_bucket_arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.staging_prefix}*"]
-    }
   }
 
   statement {
@@ -258,22 +251,11 @@ resource "aws_iam_role" "snowflake_storage" {
 }
 
 data "aws_iam_policy_document" "snowflake_storage" {
+  source_policy_documents = [data.aws_iam_policy_document.staging_list.json]
   statement {
     sid       = "StagedObjectsRead"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.staging_objects_arn]
-  }
-
-  statement {
-    sid       = "StagingList"
-    actions   = ["s3:ListBucket"]
-    resources = [var.staging_bucket_arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.staging_prefix}*"]
-    }
   }
 
   statement {

@@ -79,14 +79,13 @@ resource "aws_lambda_alias" "this" {
   }
 }
 
+# Asynchronous invocation settings apply per qualifier: schedules invoke the alias,
+# the replication function's continuations may invoke it unqualified.
 resource "aws_lambda_function_event_invoke_config" "this" {
-  for_each = {
-    unqualified = null
-    alias       = aws_lambda_alias.this.name
-  }
+  for_each = toset(["unqualified", "alias"])
 
   function_name                = aws_lambda_function.this.function_name
-  qualifier                    = each.value
+  qualifier                    = each.key == "alias" ? aws_lambda_alias.this.name : null
   maximum_retry_attempts       = var.maximum_retry_attempts
   maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
 

@@ -1,7 +1,83 @@
 data "aws_region" "current" {}
 
 locals {
-  alarm_actions     = [aws_sns_topic.this.arn]
+  alarm_actions = [aws_sns_topic.this.arn]
+  # Every alarm compares with GreaterThanThreshold over one period; these differ.
+  function_alarms = merge([
+    for key, function in var.functions : {
+      "${key}-errors" = {
+        alarm_name         = "${function.function_name}-errors"
+        description        = "${function.function_name} raised errors"
+        namespace          = "AWS/Lambda"
+        metric_name        = "Errors"
+        dimensions         = tomap({ FunctionName = function.function_name })
+        statistic          = "Sum"
+        period             = var.alarm_period_seconds
+        threshold          = var.errors_threshold
+        treat_missing_data = "notBreaching"
+      }
+      "${key}-duration" = {
+        alarm_name         = "${function.function_name}-duration"
+        description        = "${function.function_name} ran longer than ${var.duration_threshold_percent}% of its ${function.timeout_seconds} s timeout"
+        namespace          = "AWS/Lambda"
+        metric_name        = "Duration"
+        dimensions         = tomap({ FunctionName = function.function_name })
+        statistic          = "Maximum"
+        period             = var.alarm_period_seconds
+        threshold          = function.timeout_seconds * 1000 * var.duration_threshold_percent / 100
+        treat_missing_data = "notBreaching"
+      }
+      "${key}-throttles" = {
+        alarm_name         = "${function.function_name}-throttles"
+        description        = "${function.function_name} was throttled (reserved concurrency reached)"
+        namespace          = "AWS/Lambda"
+        metric_name        = "Throttles"
+        dimensions         = tomap({ FunctionName = function.function_name })
+        statistic          = "Sum"
+        period             = var.alarm_period_seconds
+        threshold          = var.throttles_threshold
+        treat_missing_data = "notBreaching"
+      }
+      "${key}-dead-letter-queue" = {
+        alarm_name         = "${function.dead_letter_queue_name}-depth"
+        description        = "Failed asynchronous invocations of ${function.function_name} are waiting in ${function.dead_letter_queue_name}"
+        namespace          = "AWS/SQS"
+        metric_name        = "ApproximateNumberOfMessagesVisible"
+        dimensions         = tomap({ QueueName = function.dead_letter_queue_name })
+        statistic          = "Maximum"
+        period             = var.alarm_period_seconds
+        threshold          = var.dead_letter_queue_depth_threshold
+        treat_missing_data = "notBreaching"
+      }
+    }
+  ]...)
+  table_alarms = merge([
+    for table, settings in var.tables : {
+      # Stale: the lag is above the threshold, or no run reported a lag in the period.
+      "${table}-stale" = {
+        alarm_name         = "${var.name_prefix}-${table}-stale"
+        description        = "${table} is more than ${settings.staleness_threshold_seconds} s behind its source, or has not run"
+        namespace          = var.metrics_namespace
+        metric_name        = "ReplicationLagSeconds"
+        dimensions         = tomap(local.table_dimensions[table])
+        statistic          = "Maximum"
+        period             = settings.evaluation_period_seconds
+        threshold          = settings.staleness_threshold_seconds
+        treat_missing_data = "breaching"
+      }
+      "${table}-run-failed" = {
+        alarm_name         = "${var.name_prefix}-${table}-run-failed"
+        description        = "A replication run of ${table} failed"
+        namespace          = var.metrics_namespace
+        metric_name        = "RunFailed"
+        dimensions         = tomap(local.table_dimensions[table])
+        statistic          = "Sum"
+        period             = var.alarm_period_seconds
+        threshold          = 0
+        treat_missing_data = "notBreaching"
+      }
+    }
+  ]...)
   service_dimension = var.metrics_service_name == null ? {} : { service = var.metrics_service_name }
   table_dimensions = {
     for table in keys(var.tables) : table => merge({ table = table }, local.service_dimension)
@@ -30,7 +106,7 @@ locals {
         stat   = widget.stat
         period = 300
         metrics = [
-          for pair in setproduct(keys(var.tables), widget.metrics) :
+          for pair in setproduct(keys(var.tables), tolist(widget.metrics)) :
           concat([var.metrics_namespace, pair[1]], local.table_metric_dimensions[pair[0]], [{ label = "${pair[0]} ${pair[1]}" }])
         ]
       }
@@ -71,121 +147,20 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each = var.functions
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = merge(local.function_alarms, local.table_alarms)
 
-  alarm_name          = "${each.value.function_name}-errors"
-  alarm_description   = "${each.value.function_name} raised errors"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
+  alarm_name          = each.value.alarm_name
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
   evaluation_periods  = 1
-  threshold           = var.errors_threshold
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  actions_enabled     = true
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "duration" {
-  for_each = var.functions
-
-  alarm_name          = "${each.value.function_name}-duration"
-  alarm_description   = "${each.value.function_name} ran longer than ${var.duration_threshold_percent}% of its ${each.value.timeout_seconds} s timeout"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Duration"
-  dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Maximum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = each.value.timeout_seconds * 1000 * var.duration_threshold_percent / 100
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  actions_enabled     = true
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each = var.functions
-
-  alarm_name          = "${each.value.function_name}-throttles"
-  alarm_description   = "${each.value.function_name} was throttled (reserved concurrency reached)"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = var.throttles_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  actions_enabled     = true
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letter_queue" {
-  for_each = var.functions
-
-  alarm_name          = "${each.value.dead_letter_queue_name}-depth"
-  alarm_description   = "Failed asynchronous invocations of ${each.value.function_name} are waiting in ${each.value.dead_letter_queue_name}"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value.dead_letter_queue_name }
-  statistic           = "Maximum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = var.dead_letter_queue_depth_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  actions_enabled     = true
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-# Stale: the lag is above the threshold, or no run reported a lag in the period.
-resource "aws_cloudwatch_metric_alarm" "staleness" {
-  for_each = var.tables
-
-  alarm_name          = "${var.name_prefix}-${each.key}-stale"
-  alarm_description   = "${each.key} is more than ${each.value.staleness_threshold_seconds} s behind its source, or has not run"
-  namespace           = var.metrics_namespace
-  metric_name         = "ReplicationLagSeconds"
-  dimensions          = local.table_dimensions[each.key]
-  statistic           = "Maximum"
-  period              = each.value.evaluation_period_seconds
-  evaluation_periods  = 1
-  threshold           = each.value.staleness_threshold_seconds
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  actions_enabled     = true
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "run_failed" {
-  for_each = var.tables
-
-  alarm_name          = "${var.name_prefix}-${each.key}-run-failed"
-  alarm_description   = "A replication run of ${each.key} failed"
-  namespace           = var.metrics_namespace
-  metric_name         = "RunFailed"
-  dimensions          = local.table_dimensions[each.key]
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
+  treat_missing_data  = each.value.treat_missing_data
   actions_enabled     = true
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions

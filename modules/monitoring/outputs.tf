@@ -9,13 +9,6 @@ output "dashboard_name" {
 }
 
 output "alarm_names" {
-  description = "Names of all alarms."
-  value = concat(
-    [for alarm in aws_cloudwatch_metric_alarm.errors : alarm.alarm_name],
-    [for alarm in aws_cloudwatch_metric_alarm.duration : alarm.alarm_name],
-    [for alarm in aws_cloudwatch_metric_alarm.throttles : alarm.alarm_name],
-    [for alarm in aws_cloudwatch_metric_alarm.dead_letter_queue : alarm.alarm_name],
-    [for alarm in aws_cloudwatch_metric_alarm.staleness : alarm.alarm_name],
-    [for alarm in aws_cloudwatch_metric_alarm.run_failed : alarm.alarm_name],
-  )
+  description = "Name of every alarm, keyed <function>-<errors|duration|throttles|dead-letter-queue> and <schema.table>-<stale|run-failed>."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
 }

@@ -36,12 +36,13 @@ def dynamodb_client(endpoint: str) -> Any:
 
 @contextlib.contextmanager
 def atomic_moto_endpoint(log_dir: Path) -> Iterator[str]:
-    """A private moto server whose DynamoDB writes are atomic (see atomic_moto_server.py)."""
-    script = Path(__file__).with_name("atomic_moto_server.py")
+    """A private moto server whose DynamoDB writes are atomic (aurora_batch.devstack.moto_server)."""
     service = PortService(
         "moto-atomic",
         lambda port: ChildProcess(
-            "moto-atomic", [sys.executable, str(script), str(port)], log_path=log_dir / "moto-atomic.log"
+            "moto-atomic",
+            [sys.executable, "-m", "aurora_batch.devstack.moto_server", "-p", str(port)],
+            log_path=log_dir / "moto-atomic.log",
         ),
         tcp_accepts,
     )

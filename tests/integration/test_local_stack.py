@@ -328,6 +328,19 @@ def test_shim_clone_copies_structure_rows_and_comments(sf: Any, sf_table_prefix:
     assert [row[columns.index("column_name")] for row in sf.fetchall()] == ["ID"]
 
 
+def test_shim_like_copies_structure_without_rows(sf: Any, sf_table_prefix: str) -> None:
+    source, copy = f"{sf_table_prefix}_LSRC", f"{sf_table_prefix}_LIKE"
+    sf.execute(f"CREATE TABLE {source} (ID INTEGER NOT NULL PRIMARY KEY, CODE VARCHAR(12))")
+    sf.execute(f"COMMENT ON COLUMN {source}.CODE IS 'the code'")
+    sf.execute(f"INSERT INTO {source} VALUES (1, 'a')")
+
+    sf.execute(f"CREATE OR REPLACE TABLE {copy} LIKE {source} COPY GRANTS")
+
+    assert _rows(sf, copy) == []
+    assert _column_facts(sf, copy) == _column_facts(sf, source)
+    assert _column_facts(sf, copy)["CODE"] == ("YES", 12, "the code")
+
+
 def test_shim_clone_or_replace_replaces_the_existing_table(sf: Any, sf_table_prefix: str) -> None:
     source, target = f"{sf_table_prefix}_NEWDATA", f"{sf_table_prefix}_TARGET"
     sf.execute(f"CREATE TABLE {target} (OLD INTEGER)")
@@ -415,6 +428,7 @@ def test_shim_storage_integration_is_accepted(sf: Any) -> None:
 SHIM_TESTS = {
     "alter_table_swap_with": test_shim_swap_with_exchanges_data_and_metadata,
     "create_table_clone": test_shim_clone_copies_structure_rows_and_comments,
+    "create_table_like": test_shim_like_copies_structure_without_rows,
     "comment_on_column": test_shim_comment_on_column_sets_the_comment,
     "alter_session_set_query_tag": test_shim_query_tag_is_recorded_per_session,
     "alter_session_unset_query_tag": test_shim_query_tag_is_recorded_per_session,

@@ -54,7 +54,7 @@ run "no_wildcard_actions_and_no_wildcard_data_resources" {
 
   assert {
     condition = alltrue(flatten([
-      for document in [data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage] : [
+      for document in [data.aws_iam_policy_document.staging_list, data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage] : [
         for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
       ]
     ]))
@@ -63,7 +63,7 @@ run "no_wildcard_actions_and_no_wildcard_data_resources" {
 
   assert {
     condition = alltrue(flatten([
-      for document in [data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage] : [
+      for document in [data.aws_iam_policy_document.staging_list, data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage] : [
         for statement in document.statement : [for resource in statement.resources : resource != "*"]
       ]
     ]))
@@ -123,9 +123,17 @@ run "snowflake_role_reads_the_prefix_with_external_id" {
 
   assert {
     condition = toset(flatten([
-      for statement in data.aws_iam_policy_document.snowflake_storage.statement : statement.actions if startswith(statement.sid, "Staged") || startswith(statement.sid, "Staging")
-    ])) == toset(["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"])
-    error_message = "Snowflake may only read and list the staged objects."
+      for statement in data.aws_iam_policy_document.snowflake_storage.statement : statement.actions if statement.sid == "StagedObjectsRead"
+    ])) == toset(["s3:GetObject", "s3:GetObjectVersion"])
+    error_message = "Snowflake may only read the staged objects."
+  }
+
+  assert {
+    condition = anytrue([
+      for condition in data.aws_iam_policy_document.staging_list.statement[0].condition :
+      condition.variable == "s3:prefix" && contains(condition.values, "staging/*")
+    ])
+    error_message = "Listing must be limited to the staging prefix."
   }
 
   assert {

@@ -30,26 +30,26 @@ run "seed_alarms" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.errors["replication"].metric_name == "Errors" &&
-      aws_cloudwatch_metric_alarm.errors["replication"].threshold == 0 &&
-      aws_cloudwatch_metric_alarm.errors["replication"].comparison_operator == "GreaterThanThreshold"
+      aws_cloudwatch_metric_alarm.this["replication-errors"].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.this["replication-errors"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.this["replication-errors"].comparison_operator == "GreaterThanThreshold"
     )
     error_message = "Each function must alarm on Errors > 0."
   }
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.duration["replication"].threshold == 810000 &&
-      aws_cloudwatch_metric_alarm.duration["s3_cleanup"].threshold == 270000 &&
-      aws_cloudwatch_metric_alarm.duration["replication"].statistic == "Maximum"
+      aws_cloudwatch_metric_alarm.this["replication-duration"].threshold == 810000 &&
+      aws_cloudwatch_metric_alarm.this["s3_cleanup-duration"].threshold == 270000 &&
+      aws_cloudwatch_metric_alarm.this["replication-duration"].statistic == "Maximum"
     )
     error_message = "Each function must alarm when it runs longer than 90% of its timeout (in ms)."
   }
 
   assert {
     condition = (
-      toset(keys(aws_cloudwatch_metric_alarm.throttles)) == toset(["replication", "s3_cleanup"]) &&
-      aws_cloudwatch_metric_alarm.dead_letter_queue["replication"].dimensions["QueueName"] == "aurora-batch-test-replication-dlq"
+      alltrue([for key in ["replication-throttles", "s3_cleanup-throttles"] : aws_cloudwatch_metric_alarm.this[key].metric_name == "Throttles"]) &&
+      aws_cloudwatch_metric_alarm.this["replication-dead-letter-queue"].dimensions["QueueName"] == "aurora-batch-test-replication-dlq"
     )
     error_message = "Each function must alarm on throttles and on its failure queue."
   }
@@ -60,22 +60,23 @@ run "staleness_per_table" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.staleness["public.orders"].namespace == "AuroraBatch" &&
-      aws_cloudwatch_metric_alarm.staleness["public.orders"].metric_name == "ReplicationLagSeconds" &&
-      aws_cloudwatch_metric_alarm.staleness["public.orders"].threshold == 7200 &&
-      aws_cloudwatch_metric_alarm.staleness["public.orders"].period == 3600 &&
-      aws_cloudwatch_metric_alarm.staleness["public.orders"].treat_missing_data == "breaching"
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].namespace == "AuroraBatch" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].metric_name == "ReplicationLagSeconds" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].threshold == 7200 &&
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].period == 3600 &&
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].treat_missing_data == "breaching"
     )
     error_message = "Each table must alarm when its lag exceeds its threshold or it stops reporting."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.staleness["public.orders"].dimensions == tomap({ table = "public.orders", service = "replication" })
+    condition     = aws_cloudwatch_metric_alarm.this["public.orders-stale"].dimensions == tomap({ table = "public.orders", service = "replication" })
     error_message = "Staleness must be read with the dimensions the application emits (table, and Powertools' service)."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.run_failed["public.orders"].metric_name == "RunFailed"
+    condition     = aws_cloudwatch_metric_alarm.this["public.orders-run-failed"].metric_name == "RunFailed"
     error_message = "Each table must alarm on failed runs."
   }
 
@@ -96,7 +97,7 @@ run "table_dimension_only" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.staleness["public.orders"].dimensions == tomap({ table = "public.orders" })
+    condition     = aws_cloudwatch_metric_alarm.this["public.orders-stale"].dimensions == tomap({ table = "public.orders" })
     error_message = "Without a service name, alarms must use the table dimension alone."
   }
 }
@@ -109,7 +110,7 @@ run "no_tables" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.staleness) == 0 && !strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "ReplicationLagSeconds")
+    condition     = length([for alarm in aws_cloudwatch_metric_alarm.this : alarm if alarm.namespace == "AuroraBatch"]) == 0 && !strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "ReplicationLagSeconds")
     error_message = "Without tables there are no table alarms or table widgets."
   }
 }

@@ -234,7 +234,8 @@ class MotoServer:
         return f"http://{LOOPBACK}:{self.service.port}"
 
     def _launch(self, port: int) -> ChildProcess:
-        argv = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+        # DynamoDB requests one at a time, so conditional writes are atomic as in DynamoDB itself.
+        argv = [sys.executable, "-m", "aurora_batch.devstack.moto_server", "-H", LOOPBACK, "-p", str(port)]
         return ChildProcess("moto", argv, log_path=self._log_path, cwd=self._log_path.parent)
 
     def _answers(self, port: int) -> bool:

@@ -308,6 +308,42 @@ def create_table_clone(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
     return ShimResult.status(f"Table {target.name} successfully created.")
 
 
+@shim(
+    emulates="CREATE [ OR REPLACE ] TABLE [ IF NOT EXISTS ] <name> LIKE <source_table> [ COPY GRANTS ]",
+    pattern=(
+        rf"CREATE\s+(?P<replace>OR\s+REPLACE\s+)?TABLE\s+(?P<if_not_exists>IF\s+NOT\s+EXISTS\s+)?"
+        rf"(?P<table>{_QUALIFIED})\s+LIKE\s+(?P<source>{_QUALIFIED})(?:\s+COPY\s+GRANTS)?\s*;?\s*$"
+    ),
+    examples=(
+        'CREATE OR REPLACE TABLE "ANALYTICS"."PUBLIC"."ORDERS__AB_NEW_1" LIKE "ANALYTICS"."PUBLIC"."ORDERS" COPY GRANTS',
+        "CREATE TABLE ORDERS_EMPTY LIKE ORDERS",
+    ),
+)
+def create_table_like(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
+    """Create (or atomically replace) an empty table with another's columns, NOT NULL, keys and comments.
+
+    fakesnow runs LIKE itself but loses its own side records (varchar lengths, comments), so the new
+    table would report VARCHAR(n) columns as unbounded. Grants are not emulated: COPY GRANTS is accepted.
+    """
+    target = TableName.resolve(match["table"], ctx.conn)
+    source = TableName.resolve(match["source"], ctx.conn)
+    with _ddl_transaction(ctx) as duck:
+        _require_table(duck, source)
+        if _table_exists(duck, target):
+            if match["if_not_exists"]:
+                return ShimResult.status(f"{target.name} already exists, statement succeeded.")
+            if not match["replace"]:
+                raise EmulatorStatementError(
+                    f"SQL compilation error:\nObject '{target.name}' already exists.",
+                    errno=2002,
+                    sqlstate="42710",
+                )
+            duck.execute(f"DROP TABLE {target.sql}")
+        _copy_table(duck, source, target, rows=False)
+    _copy_metadata(ctx.duck, source, target)
+    return ShimResult.status(f"Table {target.name} successfully created.")
+
+
 def _copy_metadata(duck: DuckDBPyConnection, source: TableName, target: TableName) -> None:
     where = "WHERE ext_table_catalog = ? AND ext_table_schema = ? AND ext_table_name = ?"
     with _transaction(duck):
@@ -320,7 +356,7 @@ def _copy_metadata(duck: DuckDBPyConnection, source: TableName, target: TableNam
             )
 
 
-def _copy_table(duck: DuckDBPyConnection, source: TableName, target: TableName) -> None:
+def _copy_table(duck: DuckDBPyConnection, source: TableName, target: TableName, *, rows: bool = True) -> None:
     where = "WHERE database_name = ? AND schema_name = ? AND table_name = ?"
     key = [source.catalog, source.schema, source.name]
     columns = duck.execute(
@@ -341,7 +377,8 @@ def _copy_table(duck: DuckDBPyConnection, source: TableName, target: TableName) 
     ]
     definitions += [f"{kind} ({', '.join(_quote(c) for c in names)})" for kind, names in keys]
     duck.execute(f"CREATE TABLE {target.sql} ({', '.join(definitions)})")
-    duck.execute(f"INSERT INTO {target.sql} SELECT * FROM {source.sql}")
+    if rows:
+        duck.execute(f"INSERT INTO {target.sql} SELECT * FROM {source.sql}")
     for name, _, _, _, comment in columns:
         if comment:
             duck.execute(f"COMMENT ON COLUMN {target.sql}.{_quote(name)} IS {_duckdb_string(comment)}")

@@ -9,7 +9,7 @@ import importlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, assert_never
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +28,10 @@ def _hash(key: bytes) -> BatchTransform:
     def apply(values: pa.Array) -> pa.Array:
         texts = values.cast(pa.large_string()) if not pa.types.is_large_string(values.type) else values
         return pa.array(
-            [None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in texts.to_pylist()],
+            [
+                None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest()
+                for v in texts.to_pylist()
+            ],
             pa.large_string(),
         )
 
@@ -94,33 +97,57 @@ def _redact(keys: tuple[str, ...]) -> BatchTransform:
     return apply
 
 
+# Rules whose output is text, whatever the column's type, and the Snowflake type it lands as.
+_TEXT_OUTPUT: dict[str, str] = {"hash": "VARCHAR(64)", "mask": "VARCHAR"}
+
+
 def _masked_type(column: ExtractColumn, mask: ColumnMask) -> ColumnType:
     """The target type follows the masking: hashes and masked text are VARCHAR."""
     ctype = column.ctype
-    if mask.rule == "hash":
-        return replace(ctype, arrow_type=pa.large_string(), snowflake_type="VARCHAR(64)", staged_type="VARCHAR(64)", load_expression="{col}", clamped_sentinels=())
-    if mask.rule == "mask":
-        return replace(ctype, arrow_type=pa.large_string(), snowflake_type="VARCHAR", staged_type="VARCHAR", load_expression="{col}", clamped_sentinels=())
+    text_type = _TEXT_OUTPUT.get(mask.rule)
+    if text_type is not None:
+        return replace(
+            ctype,
+            arrow_type=pa.large_string(),
+            snowflake_type=text_type,
+            staged_type=text_type,
+            load_expression="{col}",
+            clamped_sentinels=(),
+        )
+    if mask.rule == "truncate_date" and ctype.clamped_sentinels:
+        # Clamped values are counted after masking, so count their truncated form.
+        sentinels = pa.array(list(ctype.clamped_sentinels), ctype.arrow_type)
+        truncated = _truncate(mask.truncate_to or "month")(sentinels).to_pylist()
+        return replace(ctype, clamped_sentinels=tuple(truncated))
     return ctype
 
 
-def _transform_for(column: ExtractColumn, mask: ColumnMask, masking_key: Callable[[], bytes] | None, table: str) -> BatchTransform:
+def _transform_for(
+    column: ExtractColumn, mask: ColumnMask, masking_key: Callable[[], bytes] | None, table: str
+) -> BatchTransform:
+    rule = mask.rule
     arrow_type = column.ctype.arrow_type
-    if mask.rule == "hash":
+
+    def unfit(message: str) -> ConfigError:
+        return ConfigError(message, field="masking", table=table, column=column.source.name)
+
+    if rule == "hash":
         if masking_key is None:
-            raise ConfigError("the hash masking rule needs the masking key from Vault", field="masking", table=table, column=column.source.name)
+            raise unfit("the hash masking rule needs the masking key from Vault")
         return _hash(masking_key())
-    if mask.rule == "null":
+    if rule == "null":
         return _null
-    if mask.rule == "mask":
+    if rule == "mask":
         return _keep_last(mask.keep_last or 0)
-    if mask.rule == "truncate_date":
+    if rule == "truncate_date":
         if not (pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type)):
-            raise ConfigError("truncate_date applies only to date and timestamp columns", field="masking", table=table, column=column.source.name)
+            raise unfit("truncate_date applies only to date and timestamp columns")
         return _truncate(mask.truncate_to or "month")
-    if column.ctype.family != "json":
-        raise ConfigError("redact_json_keys applies only to json and jsonb columns", field="masking", table=table, column=column.source.name)
-    return _redact(mask.keys or ())
+    if rule == "redact_json_keys":
+        if column.ctype.family != "json":
+            raise unfit("redact_json_keys applies only to json and jsonb columns")
+        return _redact(mask.keys or ())
+    assert_never(rule)  # mypy fails here when a rule of MaskRule has no branch above
 
 
 def load_hook(dotted: str) -> StreamHook:
@@ -130,7 +157,9 @@ def load_hook(dotted: str) -> StreamHook:
         hook = getattr(module, attribute)
     except Exception as exc:  # any failure while importing the hook's module is a configuration error
         raise ConfigError(
-            f"transform hook {dotted!r} cannot be imported: {type(exc).__name__}: {exc}", field="transform", hook=dotted
+            f"transform hook {dotted!r} cannot be imported: {type(exc).__name__}: {exc}",
+            field="transform",
+            hook=dotted,
         ) from exc
     if not callable(hook):
         raise ConfigError(f"transform hook {dotted!r} is not callable", field="transform", hook=dotted)
@@ -151,7 +180,9 @@ class BatchPipeline:
         for batch in batches:
             if self.transforms:
                 arrays = [
-                    self.transforms[name](batch.column(name)) if name in self.transforms else batch.column(name)
+                    self.transforms[name](batch.column(name))
+                    if name in self.transforms
+                    else batch.column(name)
                     for name in batch.schema.names
                 ]
                 batch = pa.RecordBatch.from_arrays(arrays, schema=self.output_schema)
@@ -177,7 +208,8 @@ class BatchPipeline:
                     raise TransformHookError(
                         f"transform hook {self.hook_name} must yield record batches of the input schema "
                         f"({type(batch).__name__} received)",
-                        hook=self.hook_name, table=self.table,
+                        hook=self.hook_name,
+                        table=self.table,
                     )
                 yield batch
         except TransformHookError:
@@ -187,12 +219,17 @@ class BatchPipeline:
                 # The extract failed while the hook was reading it: that error, not the hook, is the cause.
                 raise upstream_failures[0] from None
             raise TransformHookError(
-                f"transform hook {self.hook_name} failed: {type(exc).__name__}: {exc}", hook=self.hook_name, table=self.table
+                f"transform hook {self.hook_name} failed: {type(exc).__name__}: {exc}",
+                hook=self.hook_name,
+                table=self.table,
             ) from exc
 
 
 def build_pipeline(
-    source: SourceTable, staged_names: dict[str, str], options: TableOptions, masking_key: Callable[[], bytes] | None
+    source: SourceTable,
+    staged_names: dict[str, str],
+    options: TableOptions,
+    masking_key: Callable[[], bytes] | None,
 ) -> BatchPipeline:
     table = source.ref.qualified
     source_columns = plan_columns(source, staged_names)
@@ -200,11 +237,18 @@ def build_pipeline(
     known = {c.name for c in source.columns}
     for name in masking:
         if name not in known:
-            raise ConfigError(f"masking names column {name!r}, which {table} does not have", field="masking", table=table, column=name)
+            raise ConfigError(
+                f"masking names column {name!r}, which {table} does not have",
+                field="masking",
+                table=table,
+                column=name,
+            )
         if name not in staged_names:
             raise ConfigError(
                 f"masking names column {name!r}, which include_columns/exclude_columns leave out of {table}",
-                field="masking", table=table, column=name,
+                field="masking",
+                table=table,
+                column=name,
             )
     keys = set(options.merge_keys or source.primary_key)
     columns = []
@@ -215,10 +259,14 @@ def build_pipeline(
             columns.append(column)
             continue
         if column.source.name in keys:
-            raise ConfigError("key columns cannot be masked", field="masking", table=table, column=column.source.name)
+            raise ConfigError(
+                "key columns cannot be masked", field="masking", table=table, column=column.source.name
+            )
         transforms[column.staged_name] = _transform_for(column, mask, masking_key, table)
         source_column = replace(column.source, nullable=True) if mask.rule == "null" else column.source
         columns.append(replace(column, source=source_column, ctype=_masked_type(column, mask)))
     schema = pa.schema([pa.field(c.staged_name, c.ctype.arrow_type) for c in columns])
     hook = load_hook(options.transform) if options.transform else None
-    return BatchPipeline(tuple(source_columns), tuple(columns), schema, transforms, hook, options.transform, table)
+    return BatchPipeline(
+        tuple(source_columns), tuple(columns), schema, transforms, hook, options.transform, table
+    )

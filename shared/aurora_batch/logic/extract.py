@@ -78,6 +78,9 @@ def read_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Parse the COPY csv stream into record batches of at most `batch_rows` rows."""
     names = [c.staged_name for c in plan.columns]
+    peek = getattr(stream, "peek", None)
+    if peek is not None and not peek(1):
+        return  # no rows: Arrow refuses an empty CSV stream
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=True),

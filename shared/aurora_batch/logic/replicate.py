@@ -543,7 +543,8 @@ class TableReplication:
                 cap = _min_value(cap, earlier_cap) if cap is not None else earlier_cap
             self.report.target = f"{plan.target.database}.{plan.target.schema}.{plan.target.name}"
             column_sql = plan.watermark_column.source.name
-            predicates = []
+            # NULLs never compare >= a bound: they are counted and left to the next full refresh.
+            predicates = [f"{_q(column_sql)} IS NOT NULL"]
             if lower is not None:
                 predicates.append(snapshot.mogrify(f"{_q(column_sql)} >= %s", (lower,)))
             order_by = (column_sql, *[k for k in plan.keys if k != column_sql])
