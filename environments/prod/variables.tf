@@ -58,6 +58,18 @@ variable "vault_role" {
   description = "Vault aws-auth role the replication function logs in with (VAULT_ROLE). Bind it to the lambda_role_arns output; no token ships with the function."
 }
 
+variable "vault_auth_mount" {
+  type        = string
+  description = "Mount path of Vault's aws auth method (VAULT_AUTH_MOUNT)."
+  default     = "aws"
+}
+
+variable "vault_iam_server_id" {
+  type        = string
+  description = "Value of the X-Vault-AWS-IAM-Server-ID header the aws auth method requires, if it requires one (VAULT_IAM_SERVER_ID)."
+  default     = null
+}
+
 variable "vault_secret_path_aurora" {
   type        = string
   description = "Vault path of the Aurora connection (VAULT_SECRET_PATH_AURORA)."
@@ -111,8 +123,13 @@ variable "snowflake_endpoint" {
 
 variable "snowflake_stage_name" {
   type        = string
-  description = "External stage the loader copies from (SNOWFLAKE_STAGE), as the loader writes it after @, e.g. DB.SCHEMA.AURORA_BATCH_STAGE (modules/snowflake_stage output stage_fully_qualified_name)."
+  description = "External stage the loader copies from (SNOWFLAKE_STAGE): STAGE, SCHEMA.STAGE or DB.SCHEMA.STAGE, unquoted (modules/snowflake_stage output qualified_stage_name)."
   default     = "AURORA_BATCH_STAGE"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$", var.snowflake_stage_name))
+    error_message = "snowflake_stage_name must be STAGE, SCHEMA.STAGE or DB.SCHEMA.STAGE of plain identifiers (letters, digits, _ and $), unquoted."
+  }
 }
 
 variable "snowflake_storage_aws_iam_user_arn" {
@@ -284,7 +301,7 @@ variable "table_staleness_threshold_seconds" {
 
 variable "staleness_evaluation_period_seconds" {
   type        = number
-  description = "Period of the staleness alarms; at least the longest schedule interval, since a period without any run counts as stale."
+  description = "Period of the not-running and staleness alarms; at least the longest schedule interval, since a period without a completed run alarms."
   default     = 3600
 }
 

@@ -25,17 +25,20 @@ locals {
 
   vault_port = try(tonumber(regex("^https://[^/:]+:([0-9]+)", var.vault_addr)[0]), 443)
 
+  # The application's Powertools service and namespace (shared/aurora_batch/observability.py):
+  # every metric carries service and table dimensions, which the alarms must match.
   common_environment = {
     LOG_LEVEL                    = var.log_level
+    POWERTOOLS_SERVICE_NAME      = "aurora-batch"
     POWERTOOLS_METRICS_NAMESPACE = "AuroraBatch"
     STATE_TABLE                  = module.state_table.table_name
   }
   replication_environment = merge(
     local.common_environment,
     {
-      POWERTOOLS_SERVICE_NAME     = "replication"
       VAULT_ADDR                  = var.vault_addr
       VAULT_ROLE                  = var.vault_role
+      VAULT_AUTH_MOUNT            = var.vault_auth_mount
       VAULT_SECRET_PATH_AURORA    = var.vault_secret_path_aurora
       VAULT_SECRET_PATH_SNOWFLAKE = var.vault_secret_path_snowflake
       SNOWFLAKE_ENDPOINT          = coalesce(var.snowflake_endpoint, var.snowflake_privatelink_account_url)
@@ -49,16 +52,13 @@ locals {
       # Per-table options for manual runs: the same entries the schedules send.
       TABLES = jsonencode([for key in sort(keys(module.scheduling.table_inputs)) : jsondecode(module.scheduling.table_inputs[key]).tables[0]])
     },
+    var.vault_iam_server_id == null ? {} : { VAULT_IAM_SERVER_ID = var.vault_iam_server_id },
     var.incremental_column == null ? {} : { INCREMENTAL_COLUMN = var.incremental_column },
     var.table_name == null ? {} : { TABLE_NAME = var.table_name },
   )
   s3_cleanup_environment = merge(local.common_environment, {
-    POWERTOOLS_SERVICE_NAME = "s3_cleanup"
-    STAGING_BUCKET          = module.staging_bucket.bucket_name
-    STAGING_PREFIX          = module.staging_bucket.staging_prefix
-  })
-  watermark_admin_environment = merge(local.common_environment, {
-    POWERTOOLS_SERVICE_NAME = "watermark_admin"
+    STAGING_BUCKET = module.staging_bucket.bucket_name
+    STAGING_PREFIX = module.staging_bucket.staging_prefix
   })
 }
 
@@ -182,7 +182,7 @@ module "watermark_admin_function" {
   memory_size                    = 256
   timeout                        = 60
   reserved_concurrent_executions = 1
-  environment_variables          = local.watermark_admin_environment
+  environment_variables          = local.common_environment
   subnet_ids                     = var.subnet_ids
   security_group_ids             = [module.networking.lambda_security_group_id]
   kms_key_arn                    = module.kms.key_arn
@@ -229,9 +229,10 @@ module "monitoring" {
     for key, table in local.tables : key => {
       staleness_threshold_seconds = lookup(var.table_staleness_threshold_seconds, key, var.staleness_threshold_seconds)
       evaluation_period_seconds   = var.staleness_evaluation_period_seconds
+      track_lag                   = table.mode == "incremental"
     } if table.enabled
   }
-  metrics_service_name       = local.replication_environment.POWERTOOLS_SERVICE_NAME
+  metrics_service_name       = local.common_environment.POWERTOOLS_SERVICE_NAME
   duration_threshold_percent = var.duration_threshold_percent
   kms_key_arn                = module.kms.key_arn
   alarm_email_addresses      = var.alarm_email_addresses

@@ -2,81 +2,105 @@ data "aws_region" "current" {}
 
 locals {
   alarm_actions = [aws_sns_topic.this.arn]
-  # Every alarm compares with GreaterThanThreshold over one period; these differ.
+  # One alarm per entry, evaluated over one period.
   function_alarms = merge([
     for key, function in var.functions : {
       "${key}-errors" = {
-        alarm_name         = "${function.function_name}-errors"
-        description        = "${function.function_name} raised errors"
-        namespace          = "AWS/Lambda"
-        metric_name        = "Errors"
-        dimensions         = tomap({ FunctionName = function.function_name })
-        statistic          = "Sum"
-        period             = var.alarm_period_seconds
-        threshold          = var.errors_threshold
-        treat_missing_data = "notBreaching"
+        alarm_name          = "${function.function_name}-errors"
+        description         = "${function.function_name} raised errors"
+        namespace           = "AWS/Lambda"
+        metric_name         = "Errors"
+        dimensions          = tomap({ FunctionName = function.function_name })
+        statistic           = "Sum"
+        period              = var.alarm_period_seconds
+        threshold           = var.errors_threshold
+        treat_missing_data  = "notBreaching"
+        comparison_operator = "GreaterThanThreshold"
       }
       "${key}-duration" = {
-        alarm_name         = "${function.function_name}-duration"
-        description        = "${function.function_name} ran longer than ${var.duration_threshold_percent}% of its ${function.timeout_seconds} s timeout"
-        namespace          = "AWS/Lambda"
-        metric_name        = "Duration"
-        dimensions         = tomap({ FunctionName = function.function_name })
-        statistic          = "Maximum"
-        period             = var.alarm_period_seconds
-        threshold          = function.timeout_seconds * 1000 * var.duration_threshold_percent / 100
-        treat_missing_data = "notBreaching"
+        alarm_name          = "${function.function_name}-duration"
+        description         = "${function.function_name} ran longer than ${var.duration_threshold_percent}% of its ${function.timeout_seconds} s timeout"
+        namespace           = "AWS/Lambda"
+        metric_name         = "Duration"
+        dimensions          = tomap({ FunctionName = function.function_name })
+        statistic           = "Maximum"
+        period              = var.alarm_period_seconds
+        threshold           = function.timeout_seconds * 1000 * var.duration_threshold_percent / 100
+        treat_missing_data  = "notBreaching"
+        comparison_operator = "GreaterThanThreshold"
       }
       "${key}-throttles" = {
-        alarm_name         = "${function.function_name}-throttles"
-        description        = "${function.function_name} was throttled (reserved concurrency reached)"
-        namespace          = "AWS/Lambda"
-        metric_name        = "Throttles"
-        dimensions         = tomap({ FunctionName = function.function_name })
-        statistic          = "Sum"
-        period             = var.alarm_period_seconds
-        threshold          = var.throttles_threshold
-        treat_missing_data = "notBreaching"
+        alarm_name          = "${function.function_name}-throttles"
+        description         = "${function.function_name} was throttled (reserved concurrency reached)"
+        namespace           = "AWS/Lambda"
+        metric_name         = "Throttles"
+        dimensions          = tomap({ FunctionName = function.function_name })
+        statistic           = "Sum"
+        period              = var.alarm_period_seconds
+        threshold           = var.throttles_threshold
+        treat_missing_data  = "notBreaching"
+        comparison_operator = "GreaterThanThreshold"
       }
       "${key}-dead-letter-queue" = {
-        alarm_name         = "${function.dead_letter_queue_name}-depth"
-        description        = "Failed asynchronous invocations of ${function.function_name} are waiting in ${function.dead_letter_queue_name}"
-        namespace          = "AWS/SQS"
-        metric_name        = "ApproximateNumberOfMessagesVisible"
-        dimensions         = tomap({ QueueName = function.dead_letter_queue_name })
-        statistic          = "Maximum"
-        period             = var.alarm_period_seconds
-        threshold          = var.dead_letter_queue_depth_threshold
-        treat_missing_data = "notBreaching"
+        alarm_name          = "${function.dead_letter_queue_name}-depth"
+        description         = "Failed asynchronous invocations of ${function.function_name} are waiting in ${function.dead_letter_queue_name}"
+        namespace           = "AWS/SQS"
+        metric_name         = "ApproximateNumberOfMessagesVisible"
+        dimensions          = tomap({ QueueName = function.dead_letter_queue_name })
+        statistic           = "Maximum"
+        period              = var.alarm_period_seconds
+        threshold           = var.dead_letter_queue_depth_threshold
+        treat_missing_data  = "notBreaching"
+        comparison_operator = "GreaterThanThreshold"
       }
     }
   ]...)
   table_alarms = merge([
-    for table, settings in var.tables : {
-      # Stale: the lag is above the threshold, or no run reported a lag in the period.
-      "${table}-stale" = {
-        alarm_name         = "${var.name_prefix}-${table}-stale"
-        description        = "${table} is more than ${settings.staleness_threshold_seconds} s behind its source, or has not run"
-        namespace          = var.metrics_namespace
-        metric_name        = "ReplicationLagSeconds"
-        dimensions         = tomap(local.table_dimensions[table])
-        statistic          = "Maximum"
-        period             = settings.evaluation_period_seconds
-        threshold          = settings.staleness_threshold_seconds
-        treat_missing_data = "breaching"
-      }
-      "${table}-run-failed" = {
-        alarm_name         = "${var.name_prefix}-${table}-run-failed"
-        description        = "A replication run of ${table} failed"
-        namespace          = var.metrics_namespace
-        metric_name        = "RunFailed"
-        dimensions         = tomap(local.table_dimensions[table])
-        statistic          = "Sum"
-        period             = var.alarm_period_seconds
-        threshold          = 0
-        treat_missing_data = "notBreaching"
-      }
-    }
+    for table, settings in var.tables : merge(
+      # Only time watermarks report a lag; full and integer-watermark tables rely on the others.
+      settings.track_lag ? {
+        "${table}-stale" = {
+          alarm_name          = "${var.name_prefix}-${table}-stale"
+          description         = "${table} is more than ${settings.staleness_threshold_seconds} s behind its source"
+          namespace           = var.metrics_namespace
+          metric_name         = "ReplicationLagSeconds"
+          dimensions          = tomap(local.table_dimensions[table])
+          statistic           = "Maximum"
+          period              = settings.evaluation_period_seconds
+          threshold           = settings.staleness_threshold_seconds
+          comparison_operator = "GreaterThanThreshold"
+          treat_missing_data  = "notBreaching"
+        }
+      } : {},
+      {
+        # Every run that was not locked out reports its duration: none in a period means
+        # the schedule, the lease or the function is stuck.
+        "${table}-not-running" = {
+          alarm_name          = "${var.name_prefix}-${table}-not-running"
+          description         = "${table} has not completed a run in ${settings.evaluation_period_seconds} s"
+          namespace           = var.metrics_namespace
+          metric_name         = "RunDurationSeconds"
+          dimensions          = tomap(local.table_dimensions[table])
+          statistic           = "SampleCount"
+          period              = settings.evaluation_period_seconds
+          threshold           = 1
+          comparison_operator = "LessThanThreshold"
+          treat_missing_data  = "breaching"
+        }
+        "${table}-run-failed" = {
+          alarm_name          = "${var.name_prefix}-${table}-run-failed"
+          description         = "A replication run of ${table} failed"
+          namespace           = var.metrics_namespace
+          metric_name         = "RunFailed"
+          dimensions          = tomap(local.table_dimensions[table])
+          statistic           = "Sum"
+          period              = var.alarm_period_seconds
+          threshold           = 0
+          comparison_operator = "GreaterThanThreshold"
+          treat_missing_data  = "notBreaching"
+        }
+      },
+    )
   ]...)
   service_dimension = var.metrics_service_name == null ? {} : { service = var.metrics_service_name }
   table_dimensions = {
@@ -159,7 +183,7 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   period              = each.value.period
   evaluation_periods  = 1
   threshold           = each.value.threshold
-  comparison_operator = "GreaterThanThreshold"
+  comparison_operator = each.value.comparison_operator
   treat_missing_data  = each.value.treat_missing_data
   actions_enabled     = true
   alarm_actions       = local.alarm_actions

@@ -9,6 +9,6 @@ output "dashboard_name" {
 }
 
 output "alarm_names" {
-  description = "Name of every alarm, keyed <function>-<errors|duration|throttles|dead-letter-queue> and <schema.table>-<stale|run-failed>."
+  description = "Name of every alarm, keyed <function>-<errors|duration|throttles|dead-letter-queue> and <schema.table>-<stale|not-running|run-failed>."
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
 }

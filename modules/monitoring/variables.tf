@@ -26,8 +26,9 @@ variable "tables" {
   type = map(object({
     staleness_threshold_seconds = number
     evaluation_period_seconds   = optional(number, 3600)
+    track_lag                   = optional(bool, true)
   }))
-  description = "Replicated tables, keyed \"schema.table\". Each gets a staleness alarm (ReplicationLagSeconds above staleness_threshold_seconds, or no run at all, within evaluation_period_seconds) and a failed-run alarm. Make the period at least the table's schedule interval."
+  description = "Replicated tables, keyed \"schema.table\". Each gets a not-running alarm (no run completed within evaluation_period_seconds; make it at least the schedule interval), a failed-run alarm and, with track_lag (incremental tables on a time watermark), a staleness alarm (ReplicationLagSeconds above staleness_threshold_seconds)."
   default     = {}
 
   validation {

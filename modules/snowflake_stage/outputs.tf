@@ -13,9 +13,9 @@ output "integration_name" {
   value       = snowflake_storage_integration.this.name
 }
 
-output "stage_fully_qualified_name" {
-  description = "Fully qualified name of the external stage (SNOWFLAKE_STAGE)."
-  value       = snowflake_stage.this.fully_qualified_name
+output "qualified_stage_name" {
+  description = "DB.SCHEMA.STAGE, unquoted: the environment's snowflake_stage_name (SNOWFLAKE_STAGE)."
+  value       = "${snowflake_stage.this.database}.${snowflake_stage.this.schema}.${snowflake_stage.this.name}"
 }
 
 output "file_format_fully_qualified_name" {

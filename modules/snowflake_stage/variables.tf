@@ -1,11 +1,21 @@
 variable "database" {
   type        = string
   description = "Snowflake database that holds the stage and the file format."
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_$]{0,254}$", var.database))
+    error_message = "database must be a plain Snowflake identifier (the loader names the stage unquoted)."
+  }
 }
 
 variable "schema" {
   type        = string
   description = "Snowflake schema that holds the stage and the file format."
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_$]{0,254}$", var.schema))
+    error_message = "schema must be a plain Snowflake identifier (the loader names the stage unquoted)."
+  }
 }
 
 variable "integration_name" {

@@ -16,7 +16,7 @@ from typing import Any
 import hcl2
 import pytest
 import yaml
-from aurora_batch import state_schema
+from aurora_batch import observability, state_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = ROOT / "modules"
@@ -56,6 +56,7 @@ CLOSED_SET_VARIABLES = {
 LAMBDA_ENVIRONMENT_CONTRACT = {
     "VAULT_ADDR",
     "VAULT_ROLE",
+    "VAULT_AUTH_MOUNT",
     "VAULT_SECRET_PATH_AURORA",
     "VAULT_SECRET_PATH_SNOWFLAKE",
     "SNOWFLAKE_ENDPOINT",
@@ -359,7 +360,14 @@ def test_replication_environment_covers_the_application_contract() -> None:
         names = set(re.findall(r"\b([A-Z][A-Z0-9_]+)\s*=", text))
         assert names >= LAMBDA_ENVIRONMENT_CONTRACT, sorted(LAMBDA_ENVIRONMENT_CONTRACT - names)
         assert "VAULT_TOKEN" not in text
-        assert 'POWERTOOLS_METRICS_NAMESPACE = "AuroraBatch"' in text
+        # Alarms match metrics on their full dimension set, service included.
+        assert set(re.findall(r'POWERTOOLS_SERVICE_NAME\s*=\s*"([^"]+)"', text)) == {observability.SERVICE}
+        assert set(re.findall(r'POWERTOOLS_METRICS_NAMESPACE\s*=\s*"([^"]+)"', text)) == {
+            observability.NAMESPACE
+        }
+        assert "metrics_service_name       = local.common_environment.POWERTOOLS_SERVICE_NAME" in text
+    monitoring = blocks(MODULES_DIR / "monitoring", "variable")
+    assert monitoring["metrics_namespace"]["default"] == observability.NAMESPACE
 
 
 def test_functions_use_the_service_handlers() -> None:
@@ -367,10 +375,7 @@ def test_functions_use_the_service_handlers() -> None:
     module_name, function_name = handler.split(".")
     for service in ("replication", "s3_cleanup", "watermark_admin"):
         handler_file = ROOT / "services" / service / f"{module_name}.py"
-        if handler_file.is_file():
-            assert f"def {function_name}(" in handler_file.read_text(), (
-                f"{handler_file} has no {function_name}"
-            )
+        assert f"def {function_name}(" in handler_file.read_text(), f"{handler_file} has no {function_name}"
     variables = blocks(MODULES_DIR / "lambda_function", "variable")
     assert variables["runtime"]["default"] == "python3.12"
     assert variables["architecture"]["default"] == "arm64"

@@ -22,7 +22,7 @@ variables {
   tables = {
     "public.orders" = { staleness_threshold_seconds = 7200 }
   }
-  metrics_service_name = "replication"
+  metrics_service_name = "aurora-batch"
 }
 
 run "seed_alarms" {
@@ -65,13 +65,24 @@ run "staleness_per_table" {
       aws_cloudwatch_metric_alarm.this["public.orders-stale"].threshold == 7200 &&
       aws_cloudwatch_metric_alarm.this["public.orders-stale"].period == 3600 &&
       aws_cloudwatch_metric_alarm.this["public.orders-stale"].comparison_operator == "GreaterThanThreshold" &&
-      aws_cloudwatch_metric_alarm.this["public.orders-stale"].treat_missing_data == "breaching"
+      aws_cloudwatch_metric_alarm.this["public.orders-stale"].treat_missing_data == "notBreaching"
     )
-    error_message = "Each table must alarm when its lag exceeds its threshold or it stops reporting."
+    error_message = "A table on a time watermark must alarm when its lag exceeds its threshold."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.this["public.orders-stale"].dimensions == tomap({ table = "public.orders", service = "replication" })
+    condition = (
+      aws_cloudwatch_metric_alarm.this["public.orders-not-running"].metric_name == "RunDurationSeconds" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-not-running"].statistic == "SampleCount" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-not-running"].comparison_operator == "LessThanThreshold" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-not-running"].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.this["public.orders-not-running"].treat_missing_data == "breaching"
+    )
+    error_message = "A table that completes no run in its period must alarm."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["public.orders-stale"].dimensions == tomap({ table = "public.orders", service = "aurora-batch" })
     error_message = "Staleness must be read with the dimensions the application emits (table, and Powertools' service)."
   }
 
@@ -86,6 +97,24 @@ run "staleness_per_table" {
       strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"${metric}\"")
     ])
     error_message = "The dashboard must show rows, lag, duration and errors per table."
+  }
+}
+
+run "no_lag_alarm_without_a_time_watermark" {
+  command = plan
+
+  variables {
+    tables = {
+      "public.customers" = { staleness_threshold_seconds = 90000, evaluation_period_seconds = 86400, track_lag = false }
+    }
+  }
+
+  assert {
+    condition = (
+      !contains(keys(aws_cloudwatch_metric_alarm.this), "public.customers-stale") &&
+      aws_cloudwatch_metric_alarm.this["public.customers-not-running"].period == 86400
+    )
+    error_message = "A full-mode table reports no lag: it gets the not-running alarm only."
   }
 }
 

@@ -32,6 +32,11 @@ run "integration_is_limited_to_the_staging_prefix" {
   }
 
   assert {
+    condition     = output.qualified_stage_name == "ANALYTICS.AURORA.AURORA_BATCH_STAGE"
+    error_message = "SNOWFLAKE_STAGE must be DB.SCHEMA.STAGE, unquoted, as the loader reads it."
+  }
+
+  assert {
     condition     = snowflake_file_format.this.format_type == "PARQUET"
     error_message = "Parquet is the default staging format."
   }
@@ -48,6 +53,16 @@ run "csv_staging" {
     condition     = snowflake_file_format.this.format_type == "CSV" && snowflake_file_format.this.field_optionally_enclosed_by == "\""
     error_message = "CSV parts are read with quoted fields."
   }
+}
+
+run "rejects_a_quoted_database" {
+  command = plan
+
+  variables {
+    database = "\"Analytics\""
+  }
+
+  expect_failures = [var.database]
 }
 
 run "rejects_an_unknown_format" {
