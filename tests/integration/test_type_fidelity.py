@@ -4,6 +4,7 @@ PostgreSQL -> staged Parquet -> Snowflake (emulator), and every value is compare
 from __future__ import annotations
 
 import json
+import os
 import math
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -191,8 +192,11 @@ def every_type_table(stack: Any, pg_schema: str) -> str:
     return pg_schema
 
 
-def test_every_type_round_trips_exactly(stack: Any, stack_env: dict[str, str], every_type_table: str, sf_schema: str) -> None:
-    runtime = Runtime(settings_from_env())
+@pytest.mark.parametrize("staging_format", ["parquet", "csv"])
+def test_every_type_round_trips_exactly(
+    stack: Any, stack_env: dict[str, str], every_type_table: str, sf_schema: str, staging_format: str
+) -> None:
+    runtime = Runtime(settings_from_env({**os.environ, "STAGING_FORMAT": staging_format}))
     options = TableOptions(schema_name=every_type_table, table_name="every_type", target_schema=sf_schema)
 
     report = run_table(options, runtime).to_dict()

@@ -62,7 +62,51 @@ def exact_numeric_aggregates() -> None:
     fakesnow_transforms.numeric_agg_implicit_cast = numeric_agg_implicit_cast
 
 
+@_register("csv_file_format_options")
+def csv_file_format_options() -> None:
+    """Snowflake's CSV file format takes COMPRESSION, EMPTY_FIELD_AS_NULL, NULL_IF and
+    ESCAPE_UNENCLOSED_FIELD; fakesnow rejects all four. This reads them and maps them onto DuckDB's
+    read_csv: gzip by name, only an unquoted empty field is NULL (a quoted "" stays an empty string,
+    as with EMPTY_FIELD_AS_NULL = TRUE and FIELD_OPTIONALLY_ENCLOSED_BY), and every field is read as
+    text so the target column's type converts it, as Snowflake does."""
+    import dataclasses  # noqa: PLC0415
+
+    import fakesnow.copy_into as copy_into  # noqa: PLC0415
+    from sqlglot import exp  # noqa: PLC0415
+
+    @dataclasses.dataclass
+    class SnowflakeCsv(copy_into.ReadCSV):  # type: ignore[misc]
+        compression: str = "auto"
+
+        def read_expression(self, url: str) -> Any:
+            call = super().read_expression(url)
+            call.append("expressions", self.make_eq("compression", self.compression))
+            call.append("expressions", self.make_eq("allow_quoted_nulls", False))
+            call.append("expressions", self.make_eq("all_varchar", True))
+            call.append("expressions", self.make_eq("escape", '"'))
+            return call
+
+    known = {"COMPRESSION", "EMPTY_FIELD_AS_NULL", "NULL_IF", "ESCAPE_UNENCLOSED_FIELD"}
+    original = copy_into.handle_csv
+
+    def handle_csv(expressions: list[exp.Property]) -> Any:
+        compression = "auto"
+        for expression in expressions:
+            if expression.name == "COMPRESSION":
+                compression = str(expression.args["value"].name).lower()
+        parsed = original([e for e in expressions if e.name not in known])
+        return SnowflakeCsv(
+            skip_header=parsed.skip_header,
+            quote=parsed.quote,
+            delimiter=parsed.delimiter,
+            compression="gzip" if compression == "gzip" else "auto",
+        )
+
+    copy_into.handle_csv = handle_csv
+
+
 def apply_all() -> list[str]:
     keep_null_timestamps_in_results()
     exact_numeric_aggregates()
+    csv_file_format_options()
     return list(PATCHES)

@@ -32,7 +32,7 @@ class SqlSession(Protocol):
     def execute_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
@@ -45,7 +45,7 @@ def column_ddl(column: TargetColumn, *, staged: bool = False) -> str:
     if not staged and not column.nullable:
         ddl += " NOT NULL"
     if not staged and column.comment:
-        ddl += f" COMMENT {_literal(column.comment)}"
+        ddl += f" COMMENT {literal(column.comment)}"
     return ddl
 
 
@@ -55,12 +55,12 @@ def create_table_sql(target: TargetTable) -> str:
         columns.append(f"PRIMARY KEY ({', '.join(quote_sf(k) for k in target.primary_key)})")
     sql = f"CREATE TABLE IF NOT EXISTS {target.sql} ({', '.join(columns)})"
     if target.comment:
-        sql += f" COMMENT = {_literal(target.comment)}"
+        sql += f" COMMENT = {literal(target.comment)}"
     return sql
 
 
 def comment_table_sql(target: TargetTable) -> str:
-    return f"COMMENT ON TABLE {target.sql} IS {_literal(target.comment or '')}"
+    return f"COMMENT ON TABLE {target.sql} IS {literal(target.comment or '')}"
 
 
 def create_staging_sql(target: TargetTable, staging: str) -> str:
@@ -76,7 +76,7 @@ def describe_columns_sql(target: TargetTable) -> str:
     return (
         "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE "
         f"FROM {quote_sf(target.database)}.INFORMATION_SCHEMA.COLUMNS "
-        f"WHERE TABLE_SCHEMA = {_literal(target.schema)} AND TABLE_NAME = {_literal(target.name)} "
+        f"WHERE TABLE_SCHEMA = {literal(target.schema)} AND TABLE_NAME = {literal(target.name)} "
         "ORDER BY ORDINAL_POSITION"
     )
 
@@ -84,7 +84,7 @@ def describe_columns_sql(target: TargetTable) -> str:
 def table_exists_sql(target: TargetTable, name: str | None = None) -> str:
     return (
         f"SELECT COUNT(*) FROM {quote_sf(target.database)}.INFORMATION_SCHEMA.TABLES "
-        f"WHERE TABLE_SCHEMA = {_literal(target.schema)} AND TABLE_NAME = {_literal(name or target.name)}"
+        f"WHERE TABLE_SCHEMA = {literal(target.schema)} AND TABLE_NAME = {literal(name or target.name)}"
     )
 
 
@@ -168,7 +168,7 @@ def evolution_statements(target: TargetTable, existing: Sequence[ExistingColumn]
         if current is None:
             add = f"ALTER TABLE {target.sql} ADD COLUMN {quote_sf(column.name)} {column.sql_type}"
             if column.comment:
-                add += f" COMMENT {_literal(column.comment)}"
+                add += f" COMMENT {literal(column.comment)}"
             statements.append(add)
             continue
         have, want = existing_type(current), parse_type(column.sql_type)
@@ -225,7 +225,7 @@ def _render(parsed: ParsedType) -> str:
 
 
 def copy_into_sql(staging: str, stage: str, files: Sequence[str], file_format: str) -> str:
-    file_list = ", ".join(_literal(f) for f in files)
+    file_list = ", ".join(literal(f) for f in files)
     if file_format == "parquet":
         fmt = "FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_SENSITIVE"
     else:
@@ -255,11 +255,12 @@ def check_copy_results(
                 by_path[part.stage_path] = result
     loaded = 0
     for part in parts:
-        result = by_path.get(part.stage_path)
-        if result is None:
+        found = by_path.get(part.stage_path)
+        if found is None:
             raise ValidationError(
                 "COPY did not report a staged file", table=table, run_id=run_id, file=part.stage_path
             )
+        result = found
         if result.status.upper() != "LOADED" or result.rows_loaded != part.rows:
             raise ValidationError(
                 f"COPY loaded {result.rows_loaded} rows from {part.stage_path} but {part.rows} were staged "
@@ -339,7 +340,7 @@ def aggregates_sql(table: str, specs: Sequence[AggregateSpec]) -> str:
 def compare_aggregates(
     expected: dict[str, Any], observed_row: Sequence[Any], specs: Sequence[AggregateSpec], *, where: str, table: str, run_id: str
 ) -> dict[str, Any]:
-    observed = {"count": int(observed_row[0])}
+    observed: dict[str, Any] = {"count": Decimal(int(observed_row[0]))}
     for spec, value in zip(specs, observed_row[1:], strict=True):
         observed[spec.label] = None if value is None else Decimal(str(value))
     for label, want in expected.items():

@@ -38,7 +38,16 @@ from aurora_batch.logic.customize import BatchPipeline, build_pipeline
 from aurora_batch.logic.extract import ExtractColumn, ExtractPlan, column_offending_row_sql, read_batches
 from aurora_batch.logic.observe import StreamObserver, aggregate_specs
 from aurora_batch.logic.stage import S3SinkFactory, Stager
-from aurora_batch.model import Mode, RunStatus, SourceTable, StagedPart, TargetColumn, TargetTable, snowflake_name
+from aurora_batch.model import (
+    Mode,
+    RunStatus,
+    SourceTable,
+    StagedPart,
+    TargetColumn,
+    TargetTable,
+    quote_sf,
+    snowflake_name,
+)
 from aurora_batch.observability import traced_phase
 from aurora_batch.watermark import Watermark, WatermarkType, watermark_type_for_pg
 
@@ -446,10 +455,10 @@ class TableReplication:
         """Work tables left by a run that crashed are dropped before a new one starts."""
         session = self._session_for_run()
         rows = session.execute(
-            f"SELECT TABLE_NAME FROM {sql.quote_sf(target.database)}.INFORMATION_SCHEMA.TABLES "
-            f"WHERE TABLE_SCHEMA = {sql._literal(target.schema)} "
-            f"AND (STARTSWITH(TABLE_NAME, {sql._literal(target.name + STAGING_SUFFIX)}) "
-            f"OR STARTSWITH(TABLE_NAME, {sql._literal(target.name + NEW_SUFFIX)}))"
+            f"SELECT TABLE_NAME FROM {quote_sf(target.database)}.INFORMATION_SCHEMA.TABLES "
+            f"WHERE TABLE_SCHEMA = {sql.literal(target.schema)} "
+            f"AND (STARTSWITH(TABLE_NAME, {sql.literal(target.name + STAGING_SUFFIX)}) "
+            f"OR STARTSWITH(TABLE_NAME, {sql.literal(target.name + NEW_SUFFIX)}))"
         )
         for (name,) in rows:
             if name not in keep:
