@@ -235,3 +235,36 @@ def test_every_type_round_trips_exactly(
     assert types["C_NUMERIC"] == "NUMBER"
     assert types["C_BYTEA"] == "BINARY"
     assert types["C_DOUBLE"] == "FLOAT"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("1.0000000001", "ten fractional digits"), ("123456789012345678901234567890", "thirty integer digits"), ("NaN", "NaN")],
+)
+def test_an_unconstrained_numeric_that_does_not_fit_fails_naming_table_column_and_key(
+    stack: Any, stack_env: dict[str, str], pg_schema: str, sf_schema: str, value: str, why: str
+) -> None:
+    with stack.pg_connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{pg_schema}".amounts (id int PRIMARY KEY, amount numeric)')
+        cursor.execute(f'INSERT INTO "{pg_schema}".amounts SELECT g, g / 8.0 FROM generate_series(1, 5000) g')
+        cursor.execute(f'UPDATE "{pg_schema}".amounts SET amount = %s::numeric WHERE id = 4321', (value,))
+        connection.commit()
+
+    report = run_table(
+        TableOptions(schema_name=pg_schema, table_name="amounts", target_schema=sf_schema), Runtime(settings_from_env())
+    ).to_dict()
+
+    assert report["status"] == "failed", why
+    error = report["error"]
+    assert error["error"] == "ValueConversionError"
+    assert error["table"] == f"{pg_schema}.amounts"
+    assert error["column"] == "amount"
+    assert error["key"] == {"id": "4321"}
+    assert "4321" in error["message"] and "amount" in error["message"]
+    connection = stack.snowflake_connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT COUNT(*) FROM ANALYTICS.INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = '{sf_schema}'")
+        assert cursor.fetchone()[0] <= 1  # at most the empty target created before the extract; no work table
+    finally:
+        connection.close()

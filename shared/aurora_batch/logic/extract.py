@@ -81,29 +81,38 @@ def read_batches(
     peek = getattr(stream, "peek", None)
     if peek is not None and not peek(1):
         return  # no rows: Arrow refuses an empty CSV stream
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=True),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c.staged_name: c.ctype.arrow_type for c in plan.columns},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t"],
-            false_values=["f"],
-            timestamp_parsers=[pacsv.ISO8601],
-        ),
-    )
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as exc:
-            raise _conversion_error(exc, plan, table_name) from exc
-        for offset in range(0, batch.num_rows, batch_rows):
-            yield batch.slice(offset, batch_rows)
+    decimals = [i for i, c in enumerate(plan.columns) if pa.types.is_decimal(c.ctype.arrow_type)]
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c.staged_name: c.ctype.arrow_type for c in plan.columns},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+                timestamp_parsers=[pacsv.ISO8601],
+            ),
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            for index in decimals:
+                # Arrow's CSV parser does not check a decimal's precision: a value with too many
+                # integer digits would arrive silently wrong. Full validation of the column does.
+                try:
+                    batch.column(index).validate(full=True)
+                except pa.ArrowInvalid as exc:
+                    raise pa.ArrowInvalid(f"In CSV column #{index}: {exc}") from exc
+            for offset in range(0, batch.num_rows, batch_rows):
+                yield batch.slice(offset, batch_rows)
+    except pa.ArrowInvalid as exc:
+        raise _conversion_error(exc, plan, table_name) from exc
 
 
 def _conversion_error(exc: pa.ArrowInvalid, plan: ExtractPlan, table_name: str) -> ValueConversionError:
