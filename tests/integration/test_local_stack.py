@@ -544,3 +544,31 @@ def test_no_orphans_when_the_stack_owner_is_sigkilled() -> None:
         assert root_dir.exists()  # nobody was left to clean up; the next start removes it
     assert root_dir in remove_stale_stack_dirs()
     assert not root_dir.exists()
+
+
+def test_a_statement_the_emulator_cannot_run_fails_at_once_instead_of_being_retried(stack: LocalStack) -> None:
+    # The production adapter retries server errors for minutes; the emulator answers as Snowflake does.
+    from aurora_batch.adapters.snowflake import session_factory
+    from aurora_batch.errors import LoadError
+
+    credentials = stack.snowflake_credentials
+    session = session_factory(
+        endpoint=stack.snowflake_endpoint,
+        account=credentials["account"],
+        user=credentials["user"],
+        password=credentials["password"],
+        private_key=None,
+        private_key_passphrase=None,
+        warehouse=credentials["warehouse"],
+        database=credentials["database"],
+        schema=credentials["schema"],
+        role=credentials["role"],
+        network_timeout=600,
+    )("aurora-batch:probe:statement-error")
+    try:
+        session.execute("CREATE TABLE IF NOT EXISTS DUP_PROBE (ID INT PRIMARY KEY)")
+        session.execute("INSERT INTO DUP_PROBE VALUES (1)")
+        with pytest.raises(LoadError):
+            session.execute("INSERT INTO DUP_PROBE VALUES (1)")  # a duplicate key: fakesnow's own 500
+    finally:
+        session.close()

@@ -175,6 +175,16 @@ def _failure(errno: int, sqlstate: str, message: str) -> JSONResponse:
     )
 
 
+def _statement_error_not_server_error(response: Response) -> Response:
+    """Snowflake answers a failing statement with HTTP 200 and `success: false`; fakesnow answers
+    statements it cannot run with HTTP 500, which the connector retries until its network timeout
+    (minutes). Pass such failures on as the statement errors they are."""
+    if response.status_code != 500:
+        return response
+    body = json.loads(bytes(response.body))
+    return _failure(1003, "42000", str(body.get("message") or "statement failed in the emulator"))
+
+
 def build_app(stage_objects: MotoStageObjects | None) -> Starlette:
     state = EmulatorState()
 
@@ -194,7 +204,7 @@ def build_app(stage_objects: MotoStageObjects | None) -> Starlette:
         found = find_shim(sql_text)
         conn = fakesnow_server.sessions.get(token)
         if found is None or session is None or conn is None:
-            return await fakesnow_server.query_request(request)
+            return _statement_error_not_server_error(await fakesnow_server.query_request(request))
         shim, match = found
         ctx = ShimContext(conn, session, stage_objects)
         logger.info("shim %s handles session %d statement", shim.name, session.number)
