@@ -48,7 +48,9 @@ class ColumnMask(BaseModel):
             raise ValueError("rule 'truncate_date' needs truncate_to ('month' or 'year')")
         if self.rule == "redact_json_keys" and not self.keys:
             raise ValueError("rule 'redact_json_keys' needs keys")
-        given = {name for name in ("keep_last", "truncate_to", "keys") if getattr(self, name) is not None}
+        given = {
+            name for name in type(self).model_fields if name != "rule" and getattr(self, name) is not None
+        }
         unused = sorted(given - _RULE_OPTIONS[self.rule])
         if unused:
             raise ValueError(f"rule {self.rule!r} takes no option {', '.join(unused)}")
@@ -360,7 +362,7 @@ def tables_for_event(settings: Settings, event: Mapping[str, Any]) -> list[Table
         entries = [{}]
     elif settings.tables:
         return [
-            _table_options({**table.model_dump(exclude_unset=True), **event_options}, "TABLES")
+            _table_options(_layered(table.model_dump(exclude_unset=True), event_options), "TABLES")
             for table in settings.tables
         ]
     elif settings.default_options.get("table_name"):
@@ -373,8 +375,27 @@ def tables_for_event(settings: Settings, event: Mapping[str, Any]) -> list[Table
     resolved = []
     for entry in entries:
         configured = _configured(settings, entry, event_options)
-        resolved.append(_table_options({**settings.default_options, **configured, **event_options, **entry}, "event"))
+        layers = _layered(settings.default_options, configured, event_options, entry)
+        resolved.append(_table_options(layers, "event"))
     return resolved
+
+
+def _layered(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Each layer overrides the one before, except `masking`, merged column by column: an event
+    that masks one more column (or none) never unmasks a column that TABLES masks."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            earlier = merged.get(key)
+            if (
+                key == "masking"
+                and isinstance(earlier, Mapping)
+                and (value is None or isinstance(value, Mapping))
+            ):
+                merged[key] = {**earlier, **(value or {})}
+            else:
+                merged[key] = value
+    return merged
 
 
 def _configured(settings: Settings, entry: Mapping[str, Any], event_options: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import get_args
 
 import pyarrow as pa
 import pytest
-from aurora_batch.config import _RULE_OPTIONS, ColumnMask, MaskRule
+from aurora_batch.config import _RULE_OPTIONS, ColumnMask, MaskRule, settings_from_env, tables_for_event
 from aurora_batch.errors import ConfigError, ExtractError, TransformHookError, ValueConversionError
 from aurora_batch.logic.customize import (
     BatchPipeline,
@@ -200,3 +200,38 @@ def test_a_hook_is_found_by_colon_or_dot() -> None:
 
 def test_every_masking_rule_declares_its_options() -> None:
     assert set(_RULE_OPTIONS) == set(get_args(MaskRule))
+
+
+_BASE_ENV = {
+    "VAULT_ADDR": "http://vault.invalid",
+    "VAULT_TOKEN": "token-for-the-test",
+    "STAGING_BUCKET": "bucket",
+    "SNOWFLAKE_STAGE": "DB.S.STAGE",
+    "STATE_TABLE": "state",
+    "TABLES": json.dumps({"public.people": {"masking": {"email": {"rule": "hash"}}, "batch_size": 5}}),
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"table_name": "people", "masking": {}},
+        {"table_name": "people", "masking": None},
+        {"tables": [{"table_name": "people", "masking": {"phone": {"rule": "null"}}}]},
+        {"masking": {"phone": {"rule": "null"}}},
+    ],
+)
+def test_an_event_adds_masking_but_never_unmasks_a_column_tables_masks(event: dict[str, object]) -> None:
+    (options,) = tables_for_event(settings_from_env(_BASE_ENV), event)
+
+    assert options.masking is not None
+    assert options.masking["email"] == ColumnMask(rule="hash")
+    assert options.batch_size == 5  # other options still layer as before
+
+
+def test_an_event_may_change_the_rule_of_a_column_it_names() -> None:
+    event = {"table_name": "people", "masking": {"email": {"rule": "null"}}}
+
+    (options,) = tables_for_event(settings_from_env(_BASE_ENV), event)
+
+    assert options.masking == {"email": ColumnMask(rule="null")}
