@@ -75,7 +75,7 @@ def csv_file_format_options() -> None:
     from sqlglot import exp  # noqa: PLC0415
 
     @dataclasses.dataclass
-    class SnowflakeCsv(copy_into.ReadCSV):  # type: ignore[misc]
+    class SnowflakeCsv(copy_into.ReadCSV):
         compression: str = "auto"
 
         def read_expression(self, url: str) -> Any:
@@ -105,8 +105,95 @@ def csv_file_format_options() -> None:
     copy_into.handle_csv = handle_csv
 
 
+@_register("inline_column_comments")
+def inline_column_comments() -> None:
+    """Snowflake records a column's inline ``COMMENT '..'`` in CREATE TABLE and in ALTER TABLE ..
+    ADD COLUMN (INFORMATION_SCHEMA.COLUMNS.COMMENT); fakesnow drops it, as DuckDB's dialect has no
+    inline comment. After fakesnow runs such a statement, this applies each one with DuckDB's
+    COMMENT ON COLUMN. A CREATE TABLE IF NOT EXISTS that finds the table changes nothing, as in
+    Snowflake (fakesnow would also overwrite the table's comment)."""
+    from fakesnow.cursor import FakeSnowflakeCursor
+    from sqlglot import exp
+
+    original: Callable[..., None] = FakeSnowflakeCursor._execute
+
+    def take_column_comments(statement: exp.Expr) -> list[tuple[str, str]]:
+        """Remove the inline comments from the statement (DuckDB cannot run them) and return them."""
+        if isinstance(statement, exp.Create) and isinstance(statement.this, exp.Schema):
+            definitions = statement.this.expressions
+        elif isinstance(statement, exp.Alter):
+            definitions = statement.args.get("actions") or []
+        else:
+            return []
+        comments = []
+        for definition in definitions:
+            if not isinstance(definition, exp.ColumnDef):
+                continue
+            for constraint in list(definition.constraints):
+                if isinstance(constraint.kind, exp.CommentColumnConstraint):
+                    comments.append((definition.name, constraint.kind.this.name))
+                    constraint.pop()
+        return comments
+
+    def _execute(self: Any, transformed: exp.Expr, params: Any = None) -> None:
+        comments = take_column_comments(transformed)
+        table = transformed.find(exp.Table)
+        if not comments or table is None:
+            original(self, transformed, params)
+            return
+        duck = self._duck_conn
+        names = [table.catalog or self._conn.database, table.db or self._conn.schema, table.name]
+        if isinstance(transformed, exp.Create) and transformed.args.get("exists"):
+            found = duck.execute(
+                "SELECT 1 FROM duckdb_tables() "
+                "WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+                names,
+            ).fetchone()
+            if found is not None:
+                transformed.args.pop("table_comment", None)
+                original(self, transformed, params)
+                return
+        original(self, transformed, params)
+        qualified = ".".join(_duckdb_identifier(name) for name in names)
+        for column, comment in comments:
+            target = f"{qualified}.{_duckdb_identifier(column)}"
+            duck.execute(f"COMMENT ON COLUMN {target} IS {_duckdb_string(comment)}")
+
+    FakeSnowflakeCursor._execute = _execute  # type: ignore[method-assign]  # the patch itself
+
+
+@_register("quoted_table_comments")
+def quoted_table_comments() -> None:
+    """Snowflake takes any table comment (``COMMENT = 'O''Reilly'``, ``COMMENT ON TABLE``) and shows
+    NULL for a table without one; fakesnow pastes the comment unescaped into its own SQL, so a
+    quote breaks the statement, and records a table created without a comment as 'None'."""
+    import fakesnow.info_schema as info_schema
+
+    def insert_table_comment_sql(catalog: str, schema: str, table: str, comment: str | None) -> str:
+        values = ", ".join(
+            "NULL" if value is None else _duckdb_string(value) for value in (catalog, schema, table, comment)
+        )
+        return (
+            f"INSERT INTO _fs_global._fs_information_schema._fs_tables_ext VALUES ({values}) "
+            "ON CONFLICT (ext_table_catalog, ext_table_schema, ext_table_name) "
+            "DO UPDATE SET comment = excluded.comment"
+        )
+
+    info_schema.insert_table_comment_sql = insert_table_comment_sql
+
+
+def _duckdb_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duckdb_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def apply_all() -> list[str]:
     keep_null_timestamps_in_results()
     exact_numeric_aggregates()
     csv_file_format_options()
+    inline_column_comments()
+    quoted_table_comments()
     return list(PATCHES)

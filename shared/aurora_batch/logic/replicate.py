@@ -140,6 +140,19 @@ def new_run_id() -> str:
 
 
 @dataclass(frozen=True)
+class _Window:
+    """What one invocation extracted: its parts, what it saw, and the bounds it read."""
+
+    plan: TablePlan
+    parts: list[StagedPart]
+    observer: StreamObserver
+    finished: bool
+    lower: Any
+    upper: Any
+    cap: Any
+
+
+@dataclass(frozen=True)
 class TablePlan:
     source: SourceTable
     columns: tuple[ExtractColumn, ...]
@@ -150,75 +163,101 @@ class TablePlan:
     pipeline: BatchPipeline
 
 
-def plan_table(
-    source: SourceTable, options: TableOptions, services: Services, mode: Mode
-) -> TablePlan:
+def _require_columns(table: str, names: list[str], option: str, listed: Any) -> None:
+    for name in listed or ():
+        if name not in names:
+            raise ConfigError(
+                f"{option} names column {name!r}, which {table} does not have", field=option, table=table, column=name
+            )
+
+
+def _check_named_columns(source: SourceTable, options: TableOptions) -> None:
+    """Every column an option names exists in the source."""
+    table, names = source.ref.qualified, [c.name for c in source.columns]
+    _require_columns(table, names, "include_columns", options.include_columns)
+    _require_columns(table, names, "exclude_columns", options.exclude_columns)
+    _require_columns(table, names, "rename_columns", list(options.rename_columns or {}))
+    _require_columns(table, names, "merge_keys", options.merge_keys)
+    if options.incremental_column and options.incremental_column not in names:
+        raise ConfigError(
+            f"incremental_column {options.incremental_column!r} is not a column of {table}",
+            field="incremental_column",
+            table=table,
+            column=options.incremental_column,
+        )
+
+
+def _staged_names(source: SourceTable, options: TableOptions, keys: tuple[str, ...]) -> dict[str, str]:
+    """Selected source column -> Snowflake column name (keys and the watermark column always travel)."""
+    table = source.ref.qualified
+    selected = [c.name for c in source.columns if not options.include_columns or c.name in options.include_columns]
+    selected = [name for name in selected if name not in (options.exclude_columns or ())]
+    for required in (*keys, *([options.incremental_column] if options.incremental_column else [])):
+        if required not in selected:
+            selected.append(required)
+    renames = options.rename_columns or {}
+    staged = {name: snowflake_name(renames.get(name, name)) for name in selected}
+    if len(set(staged.values())) != len(staged):
+        raise ConfigError(
+            f"two columns of {table} would land under the same Snowflake name", field="rename_columns", table=table
+        )
+    return staged
+
+
+def _target_table(
+    source: SourceTable, options: TableOptions, services: Services, plan_columns: tuple[ExtractColumn, ...], keys: tuple[str, ...]
+) -> TargetTable:
+    staged = {c.source.name: c.staged_name for c in plan_columns}
+    return TargetTable(
+        database=services.database,
+        schema=options.target_schema or services.schema,
+        name=options.target_table or snowflake_name(source.ref.table),
+        columns=tuple(
+            TargetColumn(
+                name=c.staged_name,
+                source_name=c.source.name,
+                sql_type=c.ctype.snowflake_type,
+                staged_type=c.ctype.staged_type,
+                load_expression=c.ctype.load_expression,
+                nullable=c.source.nullable,
+                comment=c.source.comment,
+            )
+            for c in plan_columns
+        ),
+        primary_key=tuple(staged[k] for k in keys),
+        comment=source.comment,
+    )
+
+
+def plan_table(source: SourceTable, options: TableOptions, services: Services, mode: Mode) -> TablePlan:
     """Check the options against the catalog and decide every column's journey.
 
     Raises before anything is written: unknown columns, missing keys, a bad watermark column.
     """
     table = source.ref.qualified
-    names = [c.name for c in source.columns]
-    for option, listed in (("include_columns", options.include_columns), ("exclude_columns", options.exclude_columns)):
-        for name in listed or ():
-            if name not in names:
-                raise ConfigError(f"{option} names column {name!r}, which {table} does not have", field=option, table=table, column=name)
-    for name in (options.rename_columns or {}):
-        if name not in names:
-            raise ConfigError(f"rename_columns names column {name!r}, which {table} does not have", field="rename_columns", table=table, column=name)
-    selected = [n for n in names if (not options.include_columns or n in options.include_columns)]
-    selected = [n for n in selected if n not in (options.exclude_columns or ())]
-    if options.incremental_column and options.incremental_column not in names:
-        raise ConfigError(
-            f"incremental_column {options.incremental_column!r} is not a column of {table}",
-            field="incremental_column", table=table, column=options.incremental_column,
-        )
+    _check_named_columns(source, options)
     keys = tuple(options.merge_keys or source.primary_key)
-    for key in keys:
-        if key not in names:
-            raise ConfigError(f"merge_keys names column {key!r}, which {table} does not have", field="merge_keys", table=table, column=key)
-    # Keys and the watermark column must travel even when include/exclude would drop them.
-    for required in (*keys, *([options.incremental_column] if options.incremental_column else [])):
-        if required not in selected:
-            selected.append(required)
     if mode is Mode.INCREMENTAL and not keys:
         raise SourceSchemaError(
-            f"{table} has no primary key: set merge_keys for incremental mode, otherwise every run would append duplicates",
-            table=table, field="merge_keys",
+            f"{table} has no primary key: set merge_keys for incremental mode, "
+            "otherwise every run would append duplicates",
+            table=table,
+            field="merge_keys",
         )
-    renames = options.rename_columns or {}
-    staged = {name: snowflake_name(renames.get(name, name)) for name in selected}
-    if len(set(staged.values())) != len(staged):
-        raise ConfigError(f"two columns of {table} would land under the same Snowflake name", field="rename_columns", table=table)
-    pipeline = build_pipeline(source, staged, options, services.masking_key)
+    if options.incremental_column and options.masking and options.incremental_column in options.masking:
+        raise ConfigError(
+            "the incremental column cannot be masked", field="masking", table=table, column=options.incremental_column
+        )
+    pipeline = build_pipeline(source, _staged_names(source, options, keys), options, services.masking_key)
     columns = pipeline.columns
-    target_columns = tuple(
-        TargetColumn(
-            name=c.staged_name,
-            source_name=c.source.name,
-            sql_type=c.ctype.snowflake_type,
-            staged_type=c.ctype.staged_type,
-            load_expression=c.ctype.load_expression,
-            nullable=c.source.nullable,
-            comment=c.source.comment,
-        )
-        for c in columns
-    )
-    target = TargetTable(
-        database=services.database,
-        schema=options.target_schema or services.schema,
-        name=options.target_table or snowflake_name(source.ref.table),
-        columns=target_columns,
-        primary_key=tuple(staged[k] for k in keys) if source.primary_key or options.merge_keys else (),
-        comment=source.comment,
-    )
     watermark_column = None
     watermark_type = None
     if options.incremental_column:
         watermark_column = next(c for c in columns if c.source.name == options.incremental_column)
-        watermark_type = watermark_type_for_pg(watermark_column.source.type_name, table=table, column=options.incremental_column)
-        if options.masking and options.incremental_column in options.masking:
-            raise ConfigError("the incremental column cannot be masked", field="masking", table=table, column=options.incremental_column)
+        watermark_type = watermark_type_for_pg(
+            watermark_column.source.type_name, table=table, column=options.incremental_column
+        )
+    target = _target_table(source, options, services, columns, keys)
     return TablePlan(source, columns, target, keys, watermark_column, watermark_type, pipeline)
 
 
@@ -511,12 +550,11 @@ class TableReplication:
             with contextlib.suppress(AuroraBatchError):
                 self._session.execute(sql.drop_table_sql(name))
 
-    def _record_counts(self, observer: StreamObserver, parts: list[StagedPart]) -> None:
-        self.report.rows_extracted += observer.rows
+    def _record_counts(self, observer: StreamObserver, parts: list[StagedPart], *, rows_before: int = 0) -> None:
+        self.report.rows_extracted += observer.rows - rows_before
         self.report.rows_staged += sum(p.rows for p in parts)
         self.report.bytes_staged += sum(p.bytes for p in parts)
         self.report.parts += len(parts)
-        self.report.null_watermark_rows = observer.null_watermark_rows
         self.report.clamped_values = dict(observer.clamped)
         for column, count in observer.clamped.items():
             self.report.warnings.append(
@@ -525,103 +563,114 @@ class TableReplication:
 
     # -- incremental -------------------------------------------------------------------------------
 
+    def _plan(self, snapshot: Snapshot, mode: Mode) -> TablePlan:
+        with self._phase("plan"):
+            plan = plan_table(snapshot.describe(self.options.ref), self.options, self.services, mode)
+        self.report.target = f"{plan.target.database}.{plan.target.schema}.{plan.target.name}"
+        return plan
+
     def _incremental(self, state: TableState) -> None:
-        store = self.services.state
-        assert self._lease is not None
         saved = state.checkpoint if state.checkpoint and state.checkpoint.get("mode") == "incremental" else None
-        with self.services.source.snapshot() as snapshot:
-            with self._phase("plan"):
-                source = snapshot.describe(self.options.ref)
-                plan = plan_table(source, self.options, self.services, Mode.INCREMENTAL)
-                assert plan.watermark_column is not None and plan.watermark_type is not None
-                if state.watermark is not None and state.watermark.type is not plan.watermark_type:
-                    raise ConfigError(
-                        f"the stored watermark is a {state.watermark.type.value} but {self.options.incremental_column} "
-                        f"is now a {plan.watermark_type.value}: reset the watermark",
-                        table=self.table, column=self.options.incremental_column,
-                    )
-                if saved is not None:
-                    # Continue the logical run: same lower bound, after the last row staged.
-                    lower = _restore(saved.get("lower"), plan)
-                    earlier_cap = _restore(saved.get("cap"), plan)
-                else:
-                    lower = self._lower_bound(state, plan)
-                    earlier_cap = None
-                upper, cap, null_rows = self._bounds(snapshot, plan)
-                # Never let the watermark pass a transaction that was open in any invocation of this run.
-                cap = _min_value(cap, earlier_cap) if cap is not None else earlier_cap
-            self.report.target = f"{plan.target.database}.{plan.target.schema}.{plan.target.name}"
-            column_sql = plan.watermark_column.source.name
-            # NULLs never compare >= a bound: they are counted and left to the next full refresh.
-            predicates = [f"{_q(column_sql)} IS NOT NULL"]
-            if lower is not None:
-                predicates.append(snapshot.mogrify(f"{_q(column_sql)} >= %s", (lower,)))
-            order_by = (column_sql, *[k for k in plan.keys if k != column_sql])
-            if saved is not None and saved.get("resume_after"):
-                predicates.append(_after_position_predicate(snapshot, plan, order_by, saved["resume_after"]))
-            extract = self._extract_plan(plan, predicates, order_by)
-            observer = self._observer(plan, position=order_by)
-            parts, finished = self._stage(snapshot, plan, extract, observer, 0)
+        window = self._incremental_extract(state, saved)
+        plan, parts, observer = window.plan, window.parts, window.observer
         self._record_counts(observer, parts)
-        self.report.null_watermark_rows = null_rows
-        if null_rows:
-            self.report.warnings.append(
-                f"{null_rows} row(s) have a NULL {self.options.incremental_column}; incremental runs skip them "
-                "and the next full refresh picks them up"
-            )
         self._crashpoint("upload")
         self._prepare_target(plan.target)
         if parts:
-            staging = plan.target.sibling(f"{plan.target.name}{STAGING_SUFFIX}{_short(self.report.run_id)}")
-            self._work_tables = [staging]
-            session = self._session_for_run()
-            self._drop_stale_work_tables(plan.target, keep=set())
-            session.execute(sql.create_staging_sql(plan.target, staging))
-            self._copy_parts(plan.target, staging, parts)
-            self._crashpoint("copy")
-            self._validate(staging, plan, observer, "staging")
-            with self._phase("merge"):
-                merge = sql.merge_sql(
-                    plan.target, staging, [_staged_name(plan, k) for k in plan.keys], plan.watermark_column.staged_name
-                )
-                names, rows = session.execute_with_columns(merge)
-                inserted, updated = _merge_counts(names, rows)
-            self.report.rows_inserted, self.report.rows_updated = inserted, updated
-            self.report.rows_merged = inserted + updated
-            self._crashpoint("commit")
-            session.execute(sql.drop_table_sql(staging))
-            self._work_tables = []
+            self._merge_parts(plan, parts, observer)
         # The target has committed: now, and only now, the watermark may move.
-        new_value = _min_value(upper if finished else observer.last_watermark_value, cap)
-        self.report.watermark_after = self.report.watermark_before
-        if new_value is not None:
-            candidate = Watermark.of(_as_watermark_value(new_value, plan.watermark_type), plan.watermark_type)
-            if state.watermark is None or candidate > state.watermark:
-                self._keep_lease()
-                with self._phase("commit"):
-                    store.advance_watermark(self._lease, candidate, self.options.incremental_column or "")
-                self.report.watermark_after = candidate.value
-        if finished:
+        newest = window.upper if window.finished else observer.last_watermark_value
+        self._advance_watermark(state, plan, _min_value(newest, window.cap))
+        if window.finished:
             if saved is not None:
-                store.save_checkpoint(self._lease, None)
+                self._save_checkpoint(None)
         else:
-            assert observer.last_key is not None
-            store.save_checkpoint(
-                self._lease,
+            self._save_checkpoint(
                 {
                     "mode": "incremental",
                     "run_id": self.report.run_id,
-                    "lower": _jsonable(lower),
-                    "cap": _jsonable(cap),
+                    "lower": _jsonable(window.lower),
+                    "cap": _jsonable(window.cap),
                     "resume_after": observer.last_key,
-                },
+                }
             )
         self._cleanup(self._run_path(plan))
+        self._conclude(window.finished)
+
+    def _incremental_extract(self, state: TableState, saved: dict[str, Any] | None) -> _Window:
+        with self.services.source.snapshot() as snapshot:
+            plan = self._plan(snapshot, Mode.INCREMENTAL)
+            assert plan.watermark_column is not None and plan.watermark_type is not None
+            if state.watermark is not None and state.watermark.type is not plan.watermark_type:
+                raise ConfigError(
+                    f"the stored watermark is a {state.watermark.type.value} but {self.options.incremental_column} "
+                    f"is now a {plan.watermark_type.value}: reset the watermark",
+                    table=self.table,
+                    column=self.options.incremental_column,
+                )
+            # A continued run keeps its lower bound and resumes after the last row staged.
+            lower = _restore(saved.get("lower")) if saved else self._lower_bound(state, plan)
+            upper, cap = self._bounds(snapshot, plan)
+            if saved:
+                # Never let the watermark pass a transaction open in any invocation of this run.
+                cap = _min_value(cap, _restore(saved.get("cap"))) if cap is not None else _restore(saved.get("cap"))
+            column = plan.watermark_column.source.name
+            # NULLs never compare >= a bound: they are counted and left to the next full refresh.
+            predicates = [f"{_q(column)} IS NOT NULL"]
+            if lower is not None:
+                predicates.append(snapshot.mogrify(f"{_q(column)} >= %s", (lower,)))
+            order_by = (column, *[k for k in plan.keys if k != column])
+            if saved and saved.get("resume_after"):
+                predicates.append(_after_position_predicate(snapshot, plan, order_by, saved["resume_after"]))
+            observer = self._observer(plan, position=order_by)
+            parts, finished = self._stage(snapshot, plan, self._extract_plan(plan, predicates, order_by), observer, 0)
+        return _Window(plan, parts, observer, finished, lower, upper, cap)
+
+    def _merge_parts(self, plan: TablePlan, parts: list[StagedPart], observer: StreamObserver) -> None:
+        assert plan.watermark_column is not None
+        staging = plan.target.sibling(f"{plan.target.name}{STAGING_SUFFIX}{_short(self.report.run_id)}")
+        self._work_tables = [staging]
+        session = self._session_for_run()
+        self._drop_stale_work_tables(plan.target, keep=set())
+        session.execute(sql.create_staging_sql(plan.target, staging))
+        self._copy_parts(plan.target, staging, parts)
+        self._crashpoint("copy")
+        self._validate(staging, plan, observer, "staging")
+        with self._phase("merge"):
+            keys = [_staged_name(plan, k) for k in plan.keys]
+            merge = sql.merge_sql(plan.target, staging, keys, plan.watermark_column.staged_name)
+            names, rows = session.execute_with_columns(merge)
+            inserted, updated = _merge_counts(names, rows)
+        self.report.rows_inserted, self.report.rows_updated = inserted, updated
+        self.report.rows_merged = inserted + updated
+        self._crashpoint("commit")
+        session.execute(sql.drop_table_sql(staging))
+        self._work_tables = []
+
+    def _advance_watermark(self, state: TableState, plan: TablePlan, value: Any) -> None:
+        """Move the watermark forward to `value` (never backwards); report before and after."""
+        self.report.watermark_after = self.report.watermark_before
+        if value is None or plan.watermark_type is None:
+            return
+        candidate = Watermark.of(_as_watermark_value(value, plan.watermark_type), plan.watermark_type)
+        if state.watermark is not None and not candidate > state.watermark:
+            return
+        assert self._lease is not None
+        self._keep_lease()
+        with self._phase("commit"):
+            self.services.state.advance_watermark(self._lease, candidate, self.options.incremental_column or "")
+        self.report.watermark_after = candidate.value
+
+    def _save_checkpoint(self, checkpoint: dict[str, Any] | None) -> None:
+        assert self._lease is not None
+        self.services.state.save_checkpoint(self._lease, checkpoint)
+
+    def _conclude(self, finished: bool) -> None:
         if finished:
             self.report.status = RunStatus.SUCCEEDED.value
-        else:
-            self.report.status = RunStatus.CONTINUED.value
-            self.report.continuation = {"schema_name": self.options.schema_name, "table_name": self.options.table_name}
+            return
+        self.report.status = RunStatus.CONTINUED.value
+        self.report.continuation = {"schema_name": self.options.schema_name, "table_name": self.options.table_name}
 
     def _lower_bound(self, state: TableState, plan: TablePlan) -> Any:
         assert plan.watermark_type is not None
@@ -646,8 +695,9 @@ class TableReplication:
         assert isinstance(value, datetime)
         return value - timedelta(seconds=self.options.lookback_seconds)
 
-    def _bounds(self, snapshot: Snapshot, plan: TablePlan) -> tuple[Any, Any, int]:
-        """Upper bound, the oldest-open-transaction cap (or None) and the NULL count, in the snapshot."""
+    def _bounds(self, snapshot: Snapshot, plan: TablePlan) -> tuple[Any, Any]:
+        """Upper bound and the oldest-open-transaction cap (or None), read in the snapshot; the rows
+        with a NULL watermark are counted into the report."""
         assert plan.watermark_column is not None and plan.watermark_type is not None
         col = _q(plan.watermark_column.source.name)
         where = f" WHERE {self.options.where}" if self.options.where else ""
@@ -655,7 +705,20 @@ class TableReplication:
         row = snapshot.query_one(f"SELECT max({col}) FROM {plan.source.ref.pg_sql}{where}")
         upper = row[0] if row else None
         null_row = snapshot.query_one(f"SELECT count(*) FROM {plan.source.ref.pg_sql} WHERE {col} IS NULL{and_where}")
-        null_rows = int(null_row[0]) if null_row else 0
+        self._report_null_watermarks(int(null_row[0]) if null_row else 0)
+        return upper, self._oldest_open_transaction(snapshot, plan)
+
+    def _report_null_watermarks(self, null_rows: int) -> None:
+        self.report.null_watermark_rows = null_rows
+        if null_rows and self.report.mode == Mode.INCREMENTAL.value:
+            self.report.warnings.append(
+                f"{null_rows} row(s) have a NULL {self.options.incremental_column}; incremental runs skip them "
+                "and the next full refresh picks them up"
+            )
+
+    def _oldest_open_transaction(self, snapshot: Snapshot, plan: TablePlan) -> Any:
+        """The start of the oldest transaction still open, as a watermark value, or None."""
+        assert plan.watermark_type is not None
         cap = None
         if plan.watermark_type in (WatermarkType.TIMESTAMP, WatermarkType.TIMESTAMPTZ, WatermarkType.DATE):
             visible = snapshot.query_one(
@@ -676,70 +739,83 @@ class TableReplication:
                 )
                 logger.warning(message, extra={"table": self.table})
                 self.report.warnings.append(message)
-        return upper, cap, null_rows
+        return cap
 
     # -- full refresh ------------------------------------------------------------------------------
 
     def _full_refresh(self, state: TableState, checkpoint: dict[str, Any] | None) -> None:
-        store = self.services.state
-        assert self._lease is not None
-        session = None
-        with self.services.source.snapshot() as snapshot:
-            with self._phase("plan"):
-                source = snapshot.describe(self.options.ref)
-                plan = plan_table(source, self.options, self.services, Mode.FULL)
-                upper = cap = None
-                if plan.watermark_column is not None and checkpoint is None:
-                    upper, cap, _ = self._bounds(snapshot, plan)
-            self.report.target = f"{plan.target.database}.{plan.target.schema}.{plan.target.name}"
-            staging = plan.target.sibling(f"{plan.target.name}{STAGING_SUFFIX}{_short(self.report.run_id)}")
-            observer = self._observer(plan)
-            predicates: list[str] = []
-            first_index = 0
-            session = self._session_for_run()
-            if checkpoint is not None:
-                if not self._checkpoint_usable(checkpoint, staging):
-                    # The work table is gone or differs: start this refresh over, safely.
-                    checkpoint = None
-                    self.report.run_id = new_run_id()
-                    staging = plan.target.sibling(f"{plan.target.name}{STAGING_SUFFIX}{_short(self.report.run_id)}")
-                    store.save_checkpoint(self._lease, None)
-                else:
-                    observer.restore(checkpoint["observed"])
-                    first_index = int(checkpoint["next_part"])
-                    predicates.append(_after_key_predicate(snapshot, plan, checkpoint["resume_after"]))
-                    upper = checkpoint.get("upper")
-                    cap = checkpoint.get("cap")
-            rows_before = observer.rows
-            ordered = plan.keys if (self.budget.limited and plan.source.primary_key) else ()
-            extract = self._extract_plan(plan, predicates, tuple(ordered))
-            self._work_tables = [staging]
-            self._prepare_target(plan.target)
-            self._drop_stale_work_tables(plan.target, keep={_name_of(staging)})
-            session.execute(sql.create_staging_sql(plan.target, staging))
-            parts, finished = self._stage(snapshot, plan, extract, observer, first_index)
-            last_key = observer.last_key if not finished else None
-        self.report.rows_extracted = observer.rows - rows_before
-        self._record_counts_delta(observer, parts, rows_before)
+        window, staging, first_index = self._full_extract(checkpoint)
+        plan, parts, observer = window.plan, window.parts, window.observer
         self._crashpoint("upload")
         self._copy_parts(plan.target, staging, parts)
         self._crashpoint("copy")
-        if not finished:
-            saved = {
-                "mode": "full",
-                "run_id": self.report.run_id,
-                "next_part": first_index + len(parts),
-                "resume_after": last_key,
-                "observed": observer.to_checkpoint(),
-                "upper": _jsonable(upper),
-                "cap": _jsonable(cap),
-            }
-            store.save_checkpoint(self._lease, saved)
+        if not window.finished:
+            self._save_checkpoint(
+                {
+                    "mode": "full",
+                    "run_id": self.report.run_id,
+                    "next_part": first_index + len(parts),
+                    "resume_after": observer.last_key,
+                    "observed": observer.to_checkpoint(),
+                    "upper": _jsonable(window.upper),
+                    "cap": _jsonable(window.cap),
+                }
+            )
             self._work_tables = []  # the staging table carries over to the next invocation
-            self.report.status = RunStatus.CONTINUED.value
-            self.report.continuation = {"schema_name": self.options.schema_name, "table_name": self.options.table_name}
+            self._conclude(finished=False)
             return
+        self._swap(plan, staging, observer)
+        if checkpoint is not None or state.checkpoint is not None:
+            self._save_checkpoint(None)
+        if state.full_reload_requested:
+            assert self._lease is not None
+            self.services.state.clear_full_reload_request(self._lease)
+        self._advance_watermark(state, plan, _min_value(window.upper, window.cap))
+        self._cleanup(self._run_path(plan))
+        self._conclude(finished=True)
+
+    def _full_extract(self, checkpoint: dict[str, Any] | None) -> tuple[_Window, str, int]:
+        """Extract (the rest of) the table into parts; returns the window, the staging table and
+        the first part number of this invocation."""
+        with self.services.source.snapshot() as snapshot:
+            plan = self._plan(snapshot, Mode.FULL)
+            observer = self._observer(plan)
+            predicates: list[str] = []
+            first_index = 0
+            if checkpoint is not None and not self._checkpoint_usable(checkpoint, plan):
+                # The work table is gone or differs: start this refresh over, safely.
+                checkpoint = None
+                self.report.run_id = new_run_id()
+                self._save_checkpoint(None)
+            if checkpoint is not None:
+                observer.restore(checkpoint["observed"])
+                first_index = int(checkpoint["next_part"])
+                predicates.append(_after_position_predicate(snapshot, plan, plan.keys, checkpoint["resume_after"]))
+                upper, cap = _restore(checkpoint.get("upper")), _restore(checkpoint.get("cap"))
+            elif plan.watermark_column is not None:
+                upper, cap = self._bounds(snapshot, plan)
+            else:
+                upper = cap = None
+            staging = self._staging_name(plan)
+            self._work_tables = [staging]
+            self._prepare_target(plan.target)
+            self._drop_stale_work_tables(plan.target, keep={_name_of(staging)})
+            self._session_for_run().execute(sql.create_staging_sql(plan.target, staging))
+            rows_before = observer.rows
+            # Resumable only in key order: ordered when the invocation has a time limit.
+            ordered = plan.keys if (self.budget.limited and plan.source.primary_key) else ()
+            extract = self._extract_plan(plan, predicates, tuple(ordered))
+            parts, finished = self._stage(snapshot, plan, extract, observer, first_index)
+        self._record_counts(observer, parts, rows_before=rows_before)
+        return _Window(plan, parts, observer, finished, None, upper, cap), staging, first_index
+
+    def _staging_name(self, plan: TablePlan) -> str:
+        return plan.target.sibling(f"{plan.target.name}{STAGING_SUFFIX}{_short(self.report.run_id)}")
+
+    def _swap(self, plan: TablePlan, staging: str, observer: StreamObserver) -> None:
+        """Build the new table beside the target, validate it, and swap it in atomically."""
         self._validate(staging, plan, observer, "staging")
+        session = self._session_for_run()
         new_table = plan.target.sibling(f"{plan.target.name}{NEW_SUFFIX}{_short(self.report.run_id)}")
         self._work_tables = [staging, new_table]
         with self._phase("swap"):
@@ -752,36 +828,12 @@ class TableReplication:
             session.execute(sql.drop_table_sql(new_table))
             session.execute(sql.drop_table_sql(staging))
         self._work_tables = []
-        if checkpoint is not None or state.checkpoint is not None:
-            store.save_checkpoint(self._lease, None)
-        if state.full_reload_requested:
-            store.clear_full_reload_request(self._lease)
-        new_value = _min_value(_restore(upper, plan), _restore(cap, plan)) if plan.watermark_type else None
-        if new_value is not None and plan.watermark_type is not None:
-            candidate = Watermark.of(_as_watermark_value(new_value, plan.watermark_type), plan.watermark_type)
-            if state.watermark is None or candidate > state.watermark or state.full_reload_requested:
-                if state.watermark is None or candidate >= state.watermark:
-                    store.advance_watermark(self._lease, candidate, self.options.incremental_column or "")
-                    self.report.watermark_after = candidate.value
-        if self.report.watermark_after is None:
-            self.report.watermark_after = self.report.watermark_before
-        self._cleanup(self._run_path(plan))
-        self.report.status = RunStatus.SUCCEEDED.value
 
-    def _record_counts_delta(self, observer: StreamObserver, parts: list[StagedPart], rows_before: int) -> None:
-        self.report.rows_staged += sum(p.rows for p in parts)
-        self.report.bytes_staged += sum(p.bytes for p in parts)
-        self.report.parts += len(parts)
-        self.report.clamped_values = dict(observer.clamped)
-        for column, count in observer.clamped.items():
-            self.report.warnings.append(
-                f"{count} value(s) of {column} were +-infinity or outside Snowflake's range and were clamped"
-            )
-
-    def _checkpoint_usable(self, checkpoint: dict[str, Any], staging: str) -> bool:
+    def _checkpoint_usable(self, checkpoint: dict[str, Any], plan: TablePlan) -> bool:
+        """The staging table still holds exactly the rows the checkpoint counted."""
         session = self._session_for_run()
         try:
-            row = session.execute(f"SELECT COUNT(*) FROM {staging}")
+            row = session.execute(f"SELECT COUNT(*) FROM {self._staging_name(plan)}")
         except AuroraBatchError:
             return False
         return bool(row) and int(row[0][0]) == int(checkpoint["observed"]["rows"])
@@ -861,7 +913,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _restore(value: Any, plan: TablePlan) -> Any:
+def _restore(value: Any) -> Any:
     if isinstance(value, dict) and "iso" in value:
         if value["kind"] == "date":
             return date.fromisoformat(value["iso"])
@@ -881,11 +933,3 @@ def _after_position_predicate(
     left = ", ".join(_q(c.name) for c in columns)
     right = ", ".join(f"%s::{c.pg_type}" for c in columns)
     return snapshot.mogrify(f"({left}) > ({right})", tuple(position))
-
-
-def _after_key_predicate(snapshot: Snapshot, plan: TablePlan, resume_after: list[str]) -> str:
-    """Rows after the last key staged: `(k1, k2) > (v1::type1, v2::type2)`."""
-    keys = [plan.source.column(k) for k in plan.keys]
-    left = ", ".join(_q(k.name) for k in keys)
-    right = ", ".join(f"%s::{k.pg_type}" for k in keys)
-    return snapshot.mogrify(f"({left}) > ({right})", tuple(resume_after))
