@@ -15,9 +15,6 @@ locals {
       schedule_expression = var.schedule_expression
       mode                = var.replication_mode
       incremental_column  = var.incremental_column
-      lookback_seconds    = null
-      merge_keys          = null
-      batch_size          = null
       enabled             = true
     }
   }

@@ -236,14 +236,29 @@ variable "table_name" {
 variable "tables" {
   type = map(object({
     schedule_expression = string
+    enabled             = optional(bool, true)
     mode                = optional(string, "full")
     incremental_column  = optional(string)
     lookback_seconds    = optional(number)
+    lookback_integer    = optional(number)
     merge_keys          = optional(list(string))
     batch_size          = optional(number)
-    enabled             = optional(bool, true)
+    full_refresh        = optional(bool)
+    include_columns     = optional(list(string))
+    exclude_columns     = optional(list(string))
+    rename_columns      = optional(map(string))
+    target_table        = optional(string)
+    target_schema       = optional(string)
+    masking = optional(map(object({
+      rule        = string
+      keep_last   = optional(number)
+      truncate_to = optional(string)
+      keys        = optional(list(string))
+    })))
+    where     = optional(string)
+    transform = optional(string)
   }))
-  description = "Tables to replicate, keyed \"schema.table\", each with its own schedule and options (scheduling module)."
+  description = "Tables to replicate, keyed \"schema.table\", each with its own schedule and options, masking and row filter included (scheduling module, docs/CUSTOMIZATION.md)."
   default     = {}
 }
 

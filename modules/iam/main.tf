@@ -20,7 +20,13 @@ locals {
   }
 
   staging_objects_arn = "${var.staging_bucket_arn}/${var.staging_prefix}*"
-  kms_via_services    = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+  # Use of the environment's key, only through the services that hold the data.
+  key_use = {
+    replication       = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], services = ["s3", "dynamodb"] }
+    s3_cleanup        = { actions = ["kms:Decrypt"], services = ["dynamodb"] }
+    watermark_admin   = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], services = ["dynamodb"] }
+    snowflake_storage = { actions = ["kms:Decrypt"], services = ["s3"] }
+  }
 
   snowflake_storage_role_name = "${var.name_prefix}-snowflake-storage"
   # Built from the name so that the Snowflake integration can name the role
@@ -104,8 +110,6 @@ data "aws_iam_policy_document" "runtime" {
 }
 
 resource "aws_iam_role_policy" "runtime" {
-  #checkov:skip=CKV_AWS_290:X-Ray and EC2 network-interface actions cannot be scoped to a resource (see the policy document).
-  #checkov:skip=CKV_AWS_355:X-Ray and EC2 network-interface actions cannot be scoped to a resource (see the policy document).
   for_each = local.function_names
 
   name   = "runtime"
@@ -128,10 +132,27 @@ data "aws_iam_policy_document" "staging_list" {
   }
 }
 
+data "aws_iam_policy_document" "key_use" {
+  for_each = local.key_use
+
+  statement {
+    sid       = "EncryptionKey"
+    actions   = each.value.actions
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [for service in each.value.services : "${service}.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
 # Replication: stage, read back and delete parts under the staging prefix;
 # read and write its state; invoke itself (continuation and fan-out).
 data "aws_iam_policy_document" "replication" {
-  source_policy_documents = [data.aws_iam_policy_document.staging_list.json]
+  source_policy_documents = [data.aws_iam_policy_document.staging_list.json, data.aws_iam_policy_document.key_use["replication"].json]
+
   statement {
     sid       = "StagingObjects"
     actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -149,23 +170,12 @@ data "aws_iam_policy_document" "replication" {
     actions   = ["lambda:InvokeFunction"]
     resources = [local.function_arns.replication, "${local.function_arns.replication}:*"]
   }
-
-  statement {
-    sid       = "EncryptionKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = local.kms_via_services
-    }
-  }
 }
 
 # Cleanup: list and delete staged parts; read the state (to spare runs in progress).
 data "aws_iam_policy_document" "s3_cleanup" {
-  source_policy_documents = [data.aws_iam_policy_document.staging_list.json]
+  source_policy_documents = [data.aws_iam_policy_document.staging_list.json, data.aws_iam_policy_document.key_use["s3_cleanup"].json]
+
   statement {
     sid       = "StagingDelete"
     actions   = ["s3:DeleteObject"]
@@ -177,38 +187,16 @@ data "aws_iam_policy_document" "s3_cleanup" {
     actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [var.state_table_arn]
   }
-
-  statement {
-    sid       = "EncryptionKey"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${local.region}.amazonaws.com"]
-    }
-  }
 }
 
 # Watermark admin: read and change the state, and write audit records.
 data "aws_iam_policy_document" "watermark_admin" {
+  source_policy_documents = [data.aws_iam_policy_document.key_use["watermark_admin"].json]
+
   statement {
     sid       = "StateReadWrite"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [var.state_table_arn]
-  }
-
-  statement {
-    sid       = "EncryptionKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${local.region}.amazonaws.com"]
-    }
   }
 }
 
@@ -251,7 +239,8 @@ resource "aws_iam_role" "snowflake_storage" {
 }
 
 data "aws_iam_policy_document" "snowflake_storage" {
-  source_policy_documents = [data.aws_iam_policy_document.staging_list.json]
+  source_policy_documents = [data.aws_iam_policy_document.staging_list.json, data.aws_iam_policy_document.key_use["snowflake_storage"].json]
+
   statement {
     sid       = "StagedObjectsRead"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -263,18 +252,6 @@ data "aws_iam_policy_document" "snowflake_storage" {
     sid       = "BucketLocation"
     actions   = ["s3:GetBucketLocation"]
     resources = [var.staging_bucket_arn]
-  }
-
-  statement {
-    sid       = "DecryptStagedObjects"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${local.region}.amazonaws.com"]
-    }
   }
 }
 

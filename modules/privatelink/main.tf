@@ -35,8 +35,6 @@ data "aws_vpc_endpoint" "snowflake" {
 }
 
 resource "aws_route53_zone" "snowflake" {
-  #checkov:skip=CKV2_AWS_38:DNSSEC signing applies to public zones; this zone is private to the VPC.
-  #checkov:skip=CKV2_AWS_39:Query logging applies to public zones; Resolver query logging covers private zones VPC-wide.
   count = var.private_hosted_zone_id == null ? 1 : 0
 
   name    = "privatelink.snowflakecomputing.com"

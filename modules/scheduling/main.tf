@@ -1,18 +1,26 @@
 locals {
+  # Attributes of a tables entry that configure the rule, not the run: the handler
+  # rejects unknown keys, so they stay out of the input.
+  rule_only_attributes = ["schedule_expression", "enabled"]
+
+  # Each table's masking without the options its rules leave unset.
+  table_masking = {
+    for key, table in var.tables : key => table.masking == null ? null : {
+      for column, mask in table.masking : column => { for option, value in mask : option => value if value != null }
+    }
+  }
+
   # Rule input for each table: the event shape the replication handler accepts.
-  # Options left unset are left out, so the function's environment decides them.
+  # Options left unset (null) are left out, so the function's environment decides them.
   table_inputs = {
     for key, table in var.tables : key => jsonencode({
       tables = [{
-        for option, value in {
-          schema_name        = split(".", key)[0]
-          table_name         = split(".", key)[1]
-          mode               = table.mode
-          incremental_column = table.incremental_column
-          lookback_seconds   = table.lookback_seconds
-          merge_keys         = table.merge_keys
-          batch_size         = table.batch_size
-        } : option => value if value != null
+        for option, value in merge(table, {
+          schema_name = split(".", key)[0]
+          table_name  = split(".", key)[1]
+          masking     = local.table_masking[key]
+        }) : option => value
+        if value != null && !contains(local.rule_only_attributes, option)
       }]
     })
   }

@@ -26,14 +26,29 @@ variable "replication_alias_arn" {
 variable "tables" {
   type = map(object({
     schedule_expression = string
+    enabled             = optional(bool, true)
     mode                = optional(string, "full")
     incremental_column  = optional(string)
     lookback_seconds    = optional(number)
+    lookback_integer    = optional(number)
     merge_keys          = optional(list(string))
     batch_size          = optional(number)
-    enabled             = optional(bool, true)
+    full_refresh        = optional(bool)
+    include_columns     = optional(list(string))
+    exclude_columns     = optional(list(string))
+    rename_columns      = optional(map(string))
+    target_table        = optional(string)
+    target_schema       = optional(string)
+    masking = optional(map(object({
+      rule        = string
+      keep_last   = optional(number)
+      truncate_to = optional(string)
+      keys        = optional(list(string))
+    })))
+    where     = optional(string)
+    transform = optional(string)
   }))
-  description = "Tables to replicate, keyed \"schema.table\" as PostgreSQL spells them. Each gets its own rule, whose input is {\"tables\": [{schema_name, table_name, mode, ...}]}. A disabled table keeps its rule, switched off."
+  description = "Tables to replicate, keyed \"schema.table\" as PostgreSQL spells them. Each gets its own rule, whose input is {\"tables\": [{schema_name, table_name, mode, ...}]} with the table's options (docs/CUSTOMIZATION.md) minus the unset ones; schedule_expression and enabled stay in Terraform. A disabled table keeps its rule, switched off."
   default     = {}
 
   validation {
@@ -57,13 +72,74 @@ variable "tables" {
   }
 
   validation {
-    condition     = alltrue([for table in values(var.tables) : table.lookback_seconds == null || try(table.lookback_seconds >= 0, false)])
-    error_message = "lookback_seconds must be 0 or more."
+    condition = alltrue(flatten([
+      for table in values(var.tables) : [
+        for lookback in [table.lookback_seconds, table.lookback_integer] :
+        lookback == null || try(lookback >= 0 && floor(lookback) == lookback, false)
+      ]
+    ]))
+    error_message = "lookback_seconds and lookback_integer must be whole numbers, 0 or more."
+  }
+
+  # The upper bound is TableOptions.batch_size's (shared/aurora_batch/config.py).
+  validation {
+    condition     = alltrue([for table in values(var.tables) : table.batch_size == null || try(table.batch_size >= 1 && table.batch_size <= 10000000 && floor(table.batch_size) == table.batch_size, false)])
+    error_message = "batch_size must be a whole number from 1 to 10000000."
   }
 
   validation {
-    condition     = alltrue([for table in values(var.tables) : table.batch_size == null || try(table.batch_size >= 1 && floor(table.batch_size) == table.batch_size, false)])
-    error_message = "batch_size must be a whole number, 1 or more."
+    condition     = alltrue([for table in values(var.tables) : table.include_columns == null || try(length(table.include_columns) > 0 && table.exclude_columns == null, false)])
+    error_message = "include_columns, when given, must name at least one column, and cannot be set together with exclude_columns."
+  }
+
+  validation {
+    condition     = alltrue([for table in values(var.tables) : table.transform == null || can(regex("^[A-Za-z_][A-Za-z0-9_.]*[.:][A-Za-z_][A-Za-z0-9_]*$", table.transform))])
+    error_message = "transform must be a dotted path such as package.module.function (or package.module:function)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for table in values(var.tables) : [
+        for mask in (table.masking == null ? {} : table.masking) :
+        contains(["hash", "null", "mask", "truncate_date", "redact_json_keys"], mask.rule)
+      ]
+    ]))
+    error_message = "Each masking rule must be hash, null, mask, truncate_date or redact_json_keys."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for table in values(var.tables) : [
+        for mask in (table.masking == null ? {} : table.masking) :
+        mask.truncate_to == null || try(contains(["month", "year"], mask.truncate_to), false)
+      ]
+    ]))
+    error_message = "Each masking truncate_to must be month or year."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for table in values(var.tables) : [
+        for mask in (table.masking == null ? {} : table.masking) :
+        mask.keep_last == null || try(mask.keep_last >= 0 && floor(mask.keep_last) == mask.keep_last, false)
+      ]
+    ]))
+    error_message = "Each masking keep_last must be a whole number, 0 or more."
+  }
+
+  # Each rule takes exactly its own option, as ColumnMask checks (shared/aurora_batch/config.py).
+  validation {
+    condition = alltrue(flatten([
+      for table in values(var.tables) : [
+        for mask in (table.masking == null ? {} : table.masking) : (
+          (mask.keep_last != null) == (mask.rule == "mask") &&
+          (mask.truncate_to != null) == (mask.rule == "truncate_date") &&
+          (mask.keys != null) == (mask.rule == "redact_json_keys") &&
+          (mask.keys == null || try(length(mask.keys) > 0, false))
+        )
+      ]
+    ]))
+    error_message = "Each masking rule takes its own option only: mask needs keep_last, truncate_date needs truncate_to, redact_json_keys needs a non-empty keys; hash and null take none."
   }
 
   validation {

@@ -2,7 +2,6 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Staged parts are transient copies of Aurora data; replicating them to another region buys nothing.
   #checkov:skip=CKV2_AWS_62:Nothing consumes object events; Snowflake loads by COPY INTO from the replication function.
   #checkov:skip=CKV_AWS_21:Versioning is a choice (versioning_enabled); parts are written once and deleted after loading.
-  #checkov:skip=CKV_AWS_18:Access logging is a choice (access_log_bucket_name); the log bucket belongs to the account's logging setup.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
   tags          = var.tags

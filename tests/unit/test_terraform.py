@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import hcl2
 import pytest
 import yaml
 from aurora_batch import observability, state_schema
+from aurora_batch.config import _RULE_OPTIONS, ColumnMask, MaskRule, TableOptions
+from aurora_batch.model import Mode
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = ROOT / "modules"
@@ -404,6 +406,100 @@ def test_state_table_matches_the_application_key_schema() -> None:
     assert attributes == {
         (item["AttributeName"], item["AttributeType"]) for item in state_schema.ATTRIBUTE_DEFINITIONS
     }
+
+
+def object_attributes(type_expression: str) -> dict[str, str]:
+    """Attribute name -> type of the first object({...}) in a Terraform type expression."""
+    start = type_expression.index("object({") + len("object({")
+    attributes: dict[str, str] = {}
+    depth, part_start, quoted = 0, start, False
+    for position in range(start, len(type_expression)):
+        character = type_expression[position]
+        if character == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif character in "([{":
+            depth += 1
+        elif character in ")]}" and depth > 0:
+            depth -= 1
+        elif depth == 0 and character in ",}":
+            name, _, attribute_type = type_expression[part_start:position].partition("=")
+            attributes[name.strip()] = attribute_type.strip()
+            if character == "}":
+                return attributes
+            part_start = position + 1
+    raise AssertionError(f"unterminated object type: {type_expression}")
+
+
+def test_object_attributes_reads_nested_types() -> None:
+    parsed = object_attributes(
+        '${map(object({a = string, b = optional(map(object({c = number}))), d = optional(string, "x,y")}))}'
+    )
+    assert parsed == {
+        "a": "string",
+        "b": "optional(map(object({c = number})))",
+        "d": 'optional(string, "x,y")',
+    }
+
+
+def test_scheduling_tables_carry_every_table_option() -> None:
+    """modules/scheduling's tables and the application's TableOptions must not drift apart: a
+    missing attribute leaves an option unreachable from Terraform; an extra one would put a key
+    the handler rejects into every rule input and into TABLES."""
+    directory = MODULES_DIR / "scheduling"
+    tables = blocks(directory, "variable")["tables"]
+    attributes = object_attributes(tables["type"])
+    rule_only = set(locals_of(directory)["rule_only_attributes"])
+    assert rule_only == {"schedule_expression", "enabled"}
+    # The map key is schema.table; the input builder splits it into these two.
+    from_key = {"schema_name", "table_name"}
+    text = source_text(directory)
+    for position, name in enumerate(("schema_name", "table_name")):
+        assert re.search(rf'\b{name}\s*=\s*split\("\.", key\)\[{position}\]', text), (
+            f"{name} is not taken from the key"
+        )
+    options = set(TableOptions.model_fields) - {"last_value"}
+    for name in options:
+        assert name in attributes or name in from_key, f"tables lacks the option {name}"
+    assert set(attributes) - rule_only <= options, sorted(set(attributes) - rule_only - options)
+    masking = object_attributes(attributes["masking"])
+    assert set(masking) == set(ColumnMask.model_fields), f"masking rules take {sorted(masking)}"
+
+    # The closed sets the validations check are the application's.
+    conditions = " ".join(str(validation["condition"]) for validation in tables["validation"])
+    closed_sets = {
+        subject: {value.strip().strip('"') for value in values.split(",")}
+        for values, subject in re.findall(r"contains\(\[([^\]]*)\],\s*([\w.]+)\)", conditions)
+    }
+    truncate_type = ColumnMask.model_fields["truncate_to"].annotation
+    assert closed_sets == {
+        "table.mode": {mode.value for mode in Mode},
+        "mask.rule": set(get_args(MaskRule)),
+        "mask.truncate_to": {value for literal in get_args(truncate_type) for value in get_args(literal)},
+    }
+    for rule, rule_options in _RULE_OPTIONS.items():
+        for option in rule_options:
+            assert f'(mask.{option} != null) == (mask.rule == "{rule}")' in conditions, (rule, option)
+
+    # The environments forward the same map, so they declare the same type.
+    for environment in ENVIRONMENTS:
+        declared = blocks(ENVIRONMENTS_DIR / environment, "variable")["tables"]["type"]
+        assert declared == tables["type"], f"environments/{environment}: tables differs from the module's"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_tfvars_example_tables_are_valid_table_options(environment: str) -> None:
+    """Each example entry, as the rule input carries it, is accepted by the application."""
+    example = parse(ENVIRONMENTS_DIR / environment / "terraform.tfvars.example")
+    rule_only = set(locals_of(MODULES_DIR / "scheduling")["rule_only_attributes"])
+    masked = 0
+    for key, entry in example["tables"].items():
+        schema_name, table_name = key.split(".")
+        options = {name: value for name, value in entry.items() if name not in rule_only}
+        table = TableOptions(schema_name=schema_name, table_name=table_name, **options)
+        masked += bool(table.masking)
+    assert masked, f"environments/{environment}/terraform.tfvars.example shows no masked table"
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -54,7 +54,7 @@ run "no_wildcard_actions_and_no_wildcard_data_resources" {
 
   assert {
     condition = alltrue(flatten([
-      for document in [data.aws_iam_policy_document.staging_list, data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage] : [
+      for document in concat([data.aws_iam_policy_document.staging_list, data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage], values(data.aws_iam_policy_document.key_use)) : [
         for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
       ]
     ]))
@@ -63,7 +63,7 @@ run "no_wildcard_actions_and_no_wildcard_data_resources" {
 
   assert {
     condition = alltrue(flatten([
-      for document in [data.aws_iam_policy_document.staging_list, data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage] : [
+      for document in concat([data.aws_iam_policy_document.staging_list, data.aws_iam_policy_document.replication, data.aws_iam_policy_document.s3_cleanup, data.aws_iam_policy_document.watermark_admin, data.aws_iam_policy_document.snowflake_storage], values(data.aws_iam_policy_document.key_use)) : [
         for statement in document.statement : [for resource in statement.resources : resource != "*"]
       ]
     ]))
@@ -96,6 +96,19 @@ run "replication_is_limited_to_its_prefix_table_and_self" {
       for statement in data.aws_iam_policy_document.replication.statement : statement.actions if statement.sid == "StateReadWrite"
     ])) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"])
     error_message = "The replication role needs exactly the state actions of the state store."
+  }
+}
+
+run "key_is_used_only_through_the_data_services" {
+  command = plan
+
+  assert {
+    condition = (
+      toset(data.aws_iam_policy_document.key_use["s3_cleanup"].statement[0].actions) == toset(["kms:Decrypt"]) &&
+      toset(one(data.aws_iam_policy_document.key_use["snowflake_storage"].statement[0].condition).values) == toset(["s3.us-east-1.amazonaws.com"]) &&
+      toset(one(data.aws_iam_policy_document.key_use["replication"].statement[0].condition).values) == toset(["s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"])
+    )
+    error_message = "Each role may use the key only through S3 or DynamoDB, and cleanup and Snowflake only to decrypt."
   }
 }
 

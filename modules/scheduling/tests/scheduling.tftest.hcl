@@ -89,6 +89,59 @@ run "rule_input_is_the_handler_event" {
   }
 }
 
+run "rule_input_carries_masking_and_filter" {
+  command = plan
+
+  variables {
+    tables = {
+      "crm.contacts" = {
+        schedule_expression = "cron(0 3 * * ? *)"
+        enabled             = false
+        full_refresh        = false
+        exclude_columns     = ["internal_notes"]
+        rename_columns      = { signup_ts = "signed_up_at" }
+        target_schema       = "crm_masked"
+        masking = {
+          email      = { rule = "hash" }
+          phone      = { rule = "mask", keep_last = 4 }
+          birth_date = { rule = "truncate_date", truncate_to = "year" }
+          profile    = { rule = "redact_json_keys", keys = ["passport", "iban"] }
+        }
+        where     = "deleted_at IS NULL"
+        transform = "customer_hooks.normalize_country"
+      }
+    }
+  }
+
+  assert {
+    condition = aws_cloudwatch_event_target.this["crm.contacts"].input == jsonencode({
+      tables = [{
+        schema_name     = "crm"
+        table_name      = "contacts"
+        mode            = "full"
+        full_refresh    = false
+        exclude_columns = ["internal_notes"]
+        rename_columns  = { signup_ts = "signed_up_at" }
+        target_schema   = "crm_masked"
+        masking = {
+          email      = { rule = "hash" }
+          phone      = { rule = "mask", keep_last = 4 }
+          birth_date = { rule = "truncate_date", truncate_to = "year" }
+          profile    = { rule = "redact_json_keys", keys = ["passport", "iban"] }
+        }
+        where     = "deleted_at IS NULL"
+        transform = "customer_hooks.normalize_country"
+      }]
+    })
+    error_message = "The input must carry masking (without the rules' unset options), the filter and the other options, and neither schedule_expression nor enabled."
+  }
+
+  assert {
+    condition     = output.table_inputs["crm.contacts"] == aws_cloudwatch_event_target.this["crm.contacts"].input
+    error_message = "table_inputs (the environments' TABLES) must be the rules' input."
+  }
+}
+
 run "permissions_are_per_rule" {
   command = plan
 
@@ -136,6 +189,56 @@ run "rejects_a_bad_schedule" {
 
   variables {
     tables = { "public.orders" = { schedule_expression = "every hour" } }
+  }
+
+  expect_failures = [var.tables]
+}
+
+run "rejects_an_unknown_masking_rule" {
+  command = plan
+
+  variables {
+    tables = { "public.orders" = { schedule_expression = "rate(1 hour)", masking = { email = { rule = "encrypt" } } } }
+  }
+
+  expect_failures = [var.tables]
+}
+
+run "rejects_a_mask_without_keep_last" {
+  command = plan
+
+  variables {
+    tables = { "public.orders" = { schedule_expression = "rate(1 hour)", masking = { phone = { rule = "mask" } } } }
+  }
+
+  expect_failures = [var.tables]
+}
+
+run "rejects_an_unknown_truncation" {
+  command = plan
+
+  variables {
+    tables = { "public.orders" = { schedule_expression = "rate(1 hour)", masking = { born = { rule = "truncate_date", truncate_to = "week" } } } }
+  }
+
+  expect_failures = [var.tables]
+}
+
+run "rejects_a_negative_lookback" {
+  command = plan
+
+  variables {
+    tables = { "public.orders" = { schedule_expression = "rate(1 hour)", lookback_integer = -1 } }
+  }
+
+  expect_failures = [var.tables]
+}
+
+run "rejects_a_zero_batch_size" {
+  command = plan
+
+  variables {
+    tables = { "public.orders" = { schedule_expression = "rate(1 hour)", batch_size = 0 } }
   }
 
   expect_failures = [var.tables]

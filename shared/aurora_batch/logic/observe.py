@@ -3,6 +3,8 @@ validation, NULL watermark rows and clamped out-of-range values. Nothing here ho
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,6 +27,9 @@ def aggregate_specs(columns: tuple[ExtractColumn, ...], key_columns: tuple[str, 
         if pa.types.is_integer(key.ctype.arrow_type):
             for function in ("min", "max"):
                 specs.append(AggregateSpec(f"{function}({key.staged_name})", function, key.staged_name, "NUMBER(38,0)"))
+    for column in columns:
+        # Non-NULL values per column: a column that lands empty (or half empty) is caught too.
+        specs.append(AggregateSpec(f"count({column.staged_name})", "count", column.staged_name, "NUMBER(38,0)"))
     for column in columns:
         arrow_type = column.ctype.arrow_type
         if pa.types.is_integer(arrow_type):
@@ -53,35 +58,25 @@ class StreamObserver:
     def observe(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
         for spec in self.specs:
-            column = batch.column(spec.column)
-            if spec.function == "sum":
-                total = pc.sum(column.cast(pa.decimal128(38, column.type.scale)) if pa.types.is_decimal(column.type) else column.cast(pa.int64())).as_py()
-                if total is not None:
-                    previous = self.values.get(spec.label)
-                    self.values[spec.label] = Decimal(total) + (previous or 0) if previous is not None else Decimal(total)
-            else:
-                found = (pc.min if spec.function == "min" else pc.max)(column).as_py()
-                if found is not None:
-                    previous = self.values.get(spec.label)
-                    if previous is None:
-                        self.values[spec.label] = found
-                    else:
-                        self.values[spec.label] = min(previous, found) if spec.function == "min" else max(previous, found)
+            value = _aggregate(spec.function, batch.column(spec.column))
+            if value is not None:
+                previous = self.values.get(spec.label)
+                self.values[spec.label] = value if previous is None else _COMBINE[spec.function](previous, value)
+        if batch.num_rows:
+            self._track_position(batch)
+        for name, sentinels in self.clamped_sentinels.items():
+            hits = _count_equal(batch.column(name), sentinels)
+            if hits:
+                self.clamped[name] = self.clamped.get(name, 0) + hits
+
+    def _track_position(self, batch: pa.RecordBatch) -> None:
+        last = batch.num_rows - 1
         if self.watermark_column is not None:
             column = batch.column(self.watermark_column)
             self.null_watermark_rows += column.null_count
-            if batch.num_rows:
-                self.last_watermark_value = column[batch.num_rows - 1].as_py()
-        if self.key_columns and batch.num_rows:
-            last = batch.num_rows - 1
+            self.last_watermark_value = column[last].as_py()
+        if self.key_columns:
             self.last_key = [_key_text(batch.column(name)[last].as_py()) for name in self.key_columns]
-        for name, sentinels in self.clamped_sentinels.items():
-            column = batch.column(name)
-            hits = 0
-            for sentinel in sentinels:
-                hits += pc.sum(pc.equal(column, pa.scalar(sentinel, type=column.type))).as_py() or 0
-            if hits:
-                self.clamped[name] = self.clamped.get(name, 0) + hits
 
     def expected(self) -> dict[str, Any]:
         return {"count": self.rows, **{s.label: self.values.get(s.label) for s in self.specs}}
@@ -99,6 +94,24 @@ class StreamObserver:
         self.values = {k: Decimal(v) for k, v in saved.get("values", {}).items()}
         self.null_watermark_rows = int(saved.get("null_watermark_rows", 0))
         self.clamped = {k: int(v) for k, v in saved.get("clamped", {}).items()}
+
+
+_COMBINE: dict[str, Callable[[Any, Any], Any]] = {"count": operator.add, "sum": operator.add, "min": min, "max": max}
+
+
+def _aggregate(function: str, column: pa.Array) -> Any:
+    if function == "count":
+        return len(column) - column.null_count
+    if function == "sum":
+        # Summed as decimal128(38, s): exact, where an int64 sum would silently wrap.
+        scale = column.type.scale if pa.types.is_decimal(column.type) else 0
+        total = pc.sum(column.cast(pa.decimal128(38, scale))).as_py()
+        return None if total is None else Decimal(total)
+    return (pc.min if function == "min" else pc.max)(column).as_py()
+
+
+def _count_equal(column: pa.Array, sentinels: tuple[Any, ...]) -> int:
+    return sum(pc.sum(pc.equal(column, pa.scalar(s, type=column.type))).as_py() or 0 for s in sentinels)
 
 
 def _key_text(value: Any) -> str:
