@@ -107,6 +107,11 @@ class ExtractError(RetryableError):
     """The extract stream failed mid-way."""
 
 
+class SourceQueryError(PermanentError):
+    """PostgreSQL rejected the extract query itself (a bad `where`, a type the query cannot read):
+    running it again fails the same way."""
+
+
 # --- staging ----------------------------------------------------------------------------
 
 
@@ -119,6 +124,10 @@ class StagingError(RetryableError):
 
 class TargetConnectionError(RetryableError):
     """Snowflake could not be reached."""
+
+
+class TargetAuthenticationError(PermanentError):
+    """Snowflake rejected the credentials (unregistered key, wrong password): retrying cannot help."""
 
 
 class TargetSchemaError(PermanentError):
@@ -173,3 +182,7 @@ class LocalStackError(RetryableError):
 
 class EmulatorStatementError(PermanentError):
     """The Snowflake emulator rejects a statement (fields errno and sqlstate as Snowflake would send)."""
+
+
+class EmulatorLoginError(PermanentError):
+    """The Snowflake emulator rejects a login (field errno as Snowflake would send; reason for its log)."""

@@ -269,3 +269,14 @@ def test_every_statement_carries_the_run_query_tag(orders: Source) -> None:
     tagged = [entry for entry in history if entry.get("query_tag") == tag]
     assert any("SWAP WITH" in entry["sql_text"] for entry in tagged)
     assert any(entry["sql_text"].startswith("COPY INTO") for entry in tagged)
+
+
+def test_a_where_naming_a_missing_column_fails_permanently_and_changes_nothing(orders: Source) -> None:
+    report = replicate(orders.options(where="no_such_column > 1"))
+
+    assert report["status"] == "failed"
+    assert report["error"]["error"] == "SourceQueryError"
+    assert report["error"]["retryable"] is False
+    assert report["error"]["sqlstate"] == "42703"
+    assert "no_such_column" in report["error"]["message"]
+    assert orders.target_tables() == []  # not even an empty target

@@ -17,13 +17,17 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from aurora_batch.errors import ExtractError, SourceConnectionError, SourceTableNotFoundError
+from aurora_batch.errors import ExtractError, SourceConnectionError, SourceQueryError, SourceTableNotFoundError
 from aurora_batch.model import SourceColumn, SourceTable, TableRef
 
 logger = logging.getLogger(__name__)
 
 Connection = psycopg2.extensions.connection
 ConnectFactory = Callable[[], Connection]
+
+# SQLSTATE classes of errors in the query itself, not in the connection or the server's state:
+# 22 data exception, 42 syntax error or access rule violation, 0A feature not supported.
+_PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "42", "0A"})
 
 _SESSION_SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
@@ -173,6 +177,10 @@ class Snapshot:
             pump_thread.join()
         if failure:
             exc = failure[0]
+            if isinstance(exc, psycopg2.Error) and (exc.pgcode or "")[:2] in _PERMANENT_SQLSTATE_CLASSES:
+                raise SourceQueryError(
+                    f"PostgreSQL rejected the extract query: {(exc.pgerror or str(exc)).strip()}", sqlstate=exc.pgcode
+                ) from exc
             if isinstance(exc, psycopg2.Error):
                 raise ExtractError(
                     f"COPY failed: {exc.pgerror or exc}".strip(), sqlstate=exc.pgcode

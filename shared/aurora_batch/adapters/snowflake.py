@@ -16,9 +16,11 @@ from urllib.parse import urlparse
 import snowflake.connector
 import snowflake.connector.errors
 
-from aurora_batch.errors import LoadError, PermanentError, TargetConnectionError
+from aurora_batch.errors import LoadError, PermanentError, TargetAuthenticationError, TargetConnectionError
 
 logger = logging.getLogger(__name__)
+
+SQLSTATE_CREDENTIALS_REJECTED = "28000"  # the connector's SQLSTATE for a refused password, key or JWT
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,9 @@ def session_factory(
         try:
             return SnowflakeSession(snowflake.connector.connect(**{k: v for k, v in options.items() if v is not None}))
         except snowflake.connector.errors.Error as exc:
-            raise TargetConnectionError(
-                f"cannot connect to Snowflake: {getattr(exc, 'msg', type(exc).__name__)}", account=account
-            ) from exc
+            message = f"cannot connect to Snowflake: {getattr(exc, 'msg', type(exc).__name__)}"
+            if getattr(exc, "sqlstate", None) == SQLSTATE_CREDENTIALS_REJECTED:
+                raise TargetAuthenticationError(message, account=account, user=user) from exc
+            raise TargetConnectionError(message, account=account) from exc
 
     return connect

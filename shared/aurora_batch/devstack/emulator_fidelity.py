@@ -182,6 +182,35 @@ def quoted_table_comments() -> None:
     info_schema.insert_table_comment_sql = insert_table_comment_sql
 
 
+@_register("match_by_column_name_keeps_case")
+def match_by_column_name_keeps_case() -> None:
+    """Snowflake's COPY .. MATCH_BY_COLUMN_NAME = CASE_SENSITIVE loads a Parquet column into the
+    table column of exactly its name ("MixedCase" into "MixedCase"); fakesnow upper-cases the
+    table's column names before matching, so a mixed-case column silently loads as NULL. This keeps
+    the names as they are, and matches CASE_INSENSITIVE on upper-cased names on both sides."""
+    import fakesnow.copy_into as copy_into
+
+    def get_table_columns(
+        table: Any, duck_conn: Any, current_database: Any, current_schema: Any
+    ) -> list[str]:
+        return [
+            name for name, _ in copy_into._describe_table(table, duck_conn, current_database, current_schema)
+        ]
+
+    def match_parquet_columns(
+        parquet_col_names: list[str], target_columns: list[str], match_mode: copy_into.MatchByColumnName
+    ) -> dict[str, str]:
+        if match_mode == copy_into.MatchByColumnName.NONE:
+            return {}
+        if match_mode == copy_into.MatchByColumnName.CASE_SENSITIVE:
+            return {column: column for column in target_columns if column in parquet_col_names}
+        by_upper = {name.upper(): name for name in parquet_col_names}
+        return {column: by_upper[column.upper()] for column in target_columns if column.upper() in by_upper}
+
+    copy_into._get_table_columns = get_table_columns
+    copy_into._match_parquet_columns = match_parquet_columns
+
+
 def _duckdb_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -196,4 +225,5 @@ def apply_all() -> list[str]:
     csv_file_format_options()
     inline_column_comments()
     quoted_table_comments()
+    match_by_column_name_keeps_case()
     return list(PATCHES)

@@ -4,6 +4,8 @@ Run as ``python -m aurora_batch.devstack.snowflake_emulator --port P --s3-endpoi
 The real Snowflake connector talks to it with ``host=127.0.0.1, port=P, protocol="http"``.
 
 Besides fakesnow's routes it serves the two routes of ``emulator_api``, for tests and tooling.
+Key-pair (SNOWFLAKE_JWT) logins are verified against the keys registered with ``ALTER USER``
+(see ``emulator_keypair``); password logins are accepted unchecked, as fakesnow does.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from starlette.routing import Route
 
 from aurora_batch.devstack import emulator_fidelity
 from aurora_batch.devstack.emulator_api import HEALTH_ROUTE, HISTORY_ROUTE
+from aurora_batch.devstack.emulator_keypair import KEYPAIR_AUTHENTICATOR, UserPublicKeys, verify_keypair_jwt
 from aurora_batch.devstack.snowflake_shims import SHIMS, SessionState, ShimContext, ShimResult, find_shim
-from aurora_batch.errors import EmulatorStatementError
+from aurora_batch.errors import EmulatorLoginError, EmulatorStatementError
 
 QUERY_ROUTE = "/queries/v1/query-request"
 LOGIN_ROUTE = "/session/v1/login-request"
@@ -185,14 +188,42 @@ def _statement_error_not_server_error(response: Response) -> Response:
     return _failure(1003, "42000", str(body.get("message") or "statement failed in the emulator"))
 
 
+def _login_failure(exc: EmulatorLoginError) -> JSONResponse:
+    """Snowflake's answer to a refused login (HTTP 200, success false); the connector raises
+    DatabaseError with the code as errno and SQLSTATE 28000 for credential rejections."""
+    return JSONResponse(
+        {
+            "data": {"nextAction": None, "authnMethod": "KEY_PAIR"},
+            "code": str(exc.fields["errno"]),
+            "message": f"{exc.message} [{uuid.uuid4()}]",
+            "success": False,
+            "headers": None,
+        }
+    )
+
+
 def build_app(stage_objects: MotoStageObjects | None) -> Starlette:
     state = EmulatorState()
+    user_keys = UserPublicKeys()
 
     async def login(request: Request) -> Response:
+        login_data = (await _json_body(request))["data"]
+        if login_data.get("AUTHENTICATOR") == KEYPAIR_AUTHENTICATOR:
+            user = str(login_data.get("LOGIN_NAME", ""))
+            try:
+                verify_keypair_jwt(
+                    str(login_data.get("TOKEN", "")),
+                    account=str(login_data.get("ACCOUNT_NAME", "")),
+                    user=user,
+                    keys=user_keys,
+                )
+            except EmulatorLoginError as exc:
+                logger.warning("key-pair login of %s refused: %s", user, exc.fields.get("reason"))
+                return _login_failure(exc)
         response = await fakesnow_server.login_request(request)
         answer = json.loads(bytes(response.body))
         if answer.get("success"):
-            session_parameters = (await _json_body(request))["data"].get("SESSION_PARAMETERS", {})
+            session_parameters = login_data.get("SESSION_PARAMETERS", {})
             state.open_session(answer["data"]["token"], session_parameters.get("QUERY_TAG"))
         return response
 
@@ -206,7 +237,7 @@ def build_app(stage_objects: MotoStageObjects | None) -> Starlette:
         if found is None or session is None or conn is None:
             return _statement_error_not_server_error(await fakesnow_server.query_request(request))
         shim, match = found
-        ctx = ShimContext(conn, session, stage_objects)
+        ctx = ShimContext(conn, session, stage_objects, user_keys)
         logger.info("shim %s handles session %d statement", shim.name, session.number)
         try:
             result = await run_in_threadpool(shim.handler, ctx, match)

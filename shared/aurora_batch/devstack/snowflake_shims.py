@@ -23,6 +23,7 @@ from fakesnow import statement_type
 from fakesnow.copy_into import stage_url_from_var
 from fakesnow.fakes import FakeSnowflakeConnection
 
+from aurora_batch.devstack.emulator_keypair import UserPublicKeys, parse_rsa_public_key
 from aurora_batch.errors import EmulatorStatementError
 
 STATEMENT_SUCCEEDED = "Statement executed successfully."
@@ -72,6 +73,7 @@ class ShimContext:
     conn: FakeSnowflakeConnection
     session: SessionState
     stage_objects: StageObjects | None = None
+    user_keys: UserPublicKeys | None = None  # shared with the login route, which checks key-pair logins
 
     @property
     def duck(self) -> DuckDBPyConnection:
@@ -395,8 +397,9 @@ def _copy_table(duck: DuckDBPyConnection, source: TableName, target: TableName, 
 def comment_on_column(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
     """Set a column's comment, as information_schema.columns.comment shows it.
 
-    fakesnow rejects this statement (and silently drops inline ``COMMENT`` in CREATE TABLE;
-    ``ALTER TABLE .. ALTER COLUMN .. COMMENT`` works there unshimmed).
+    fakesnow rejects this statement (inline ``COMMENT`` in CREATE TABLE and ADD COLUMN is kept by
+    the ``inline_column_comments`` fidelity patch; ``ALTER TABLE .. ALTER COLUMN .. COMMENT`` is
+    accepted by fakesnow but not recorded).
     """
     *table_parts, column = identifier_parts(match["column"])
     table = TableName.resolve(".".join(_quote(p) for p in table_parts), ctx.conn)
@@ -500,3 +503,50 @@ def create_storage_integration(ctx: ShimContext, match: re.Match[str]) -> ShimRe
     """Accept a storage integration as a no-op: the emulator reads stages with its own S3 secret."""
     (name,) = identifier_parts(match["name"])
     return ShimResult.status(f"Integration {name} successfully created.")
+
+
+def _user_keys(ctx: ShimContext) -> UserPublicKeys:
+    if ctx.user_keys is None:
+        raise EmulatorStatementError(
+            "emulator: this session has no user key registry", errno=2, sqlstate="0A000"
+        )
+    return ctx.user_keys
+
+
+@shim(
+    emulates="ALTER USER [ IF EXISTS ] <name> SET RSA_PUBLIC_KEY | RSA_PUBLIC_KEY_2 = '<key>'",
+    pattern=(
+        rf"ALTER\s+USER\s+(?:IF\s+EXISTS\s+)?(?P<user>{_IDENT})\s+SET\s+"
+        rf"(?P<slot>RSA_PUBLIC_KEY(?:_2)?)\s*=\s*(?P<key>{_STRING})"
+    ),
+    examples=(
+        "ALTER USER AURORA_BATCH SET RSA_PUBLIC_KEY = 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'",
+        "ALTER USER IF EXISTS \"svc_loader\" SET RSA_PUBLIC_KEY_2='MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIB'",
+    ),
+)
+def alter_user_set_rsa_public_key(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
+    """Register a public key for a user's key-pair logins, in one of its two key slots.
+
+    Real Snowflake takes the base64 body of the PEM public key (no BEGIN/END lines) and keeps two
+    slots so a key can be rotated. The emulator remembers the key for the login route, which then
+    verifies that user's JWT logins against it. The emulator has no user catalog: any name is accepted.
+    """
+    (user,) = identifier_parts(match["user"])
+    der = parse_rsa_public_key(string_literal_value(match["key"]))
+    _user_keys(ctx).set(user, match["slot"].upper(), der)
+    return ShimResult.status()
+
+
+@shim(
+    emulates="ALTER USER [ IF EXISTS ] <name> UNSET RSA_PUBLIC_KEY | RSA_PUBLIC_KEY_2",
+    pattern=rf"ALTER\s+USER\s+(?:IF\s+EXISTS\s+)?(?P<user>{_IDENT})\s+UNSET\s+(?P<slot>RSA_PUBLIC_KEY(?:_2)?)",
+    examples=(
+        "ALTER USER AURORA_BATCH UNSET RSA_PUBLIC_KEY",
+        "ALTER USER aurora_batch UNSET RSA_PUBLIC_KEY_2",
+    ),
+)
+def alter_user_unset_rsa_public_key(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
+    """Remove a user's public key from one slot; key-pair logins signed with it then fail."""
+    (user,) = identifier_parts(match["user"])
+    _user_keys(ctx).unset(user, match["slot"].upper())
+    return ShimResult.status()

@@ -475,13 +475,17 @@ class TableReplication:
 
     # -- load ------------------------------------------------------------------------------
 
-    def _prepare_target(self, target: TargetTable) -> None:
+    def _prepare_target(self, target: TargetTable, *, create: bool) -> None:
+        """Evolve an existing target to the source's shape (or refuse an incompatible change).
+        A missing target is created only when `create`: after a successful extract, so a run that
+        fails before loading leaves nothing behind in Snowflake."""
         session = self._session_for_run()
         with self._phase("prepare"):
             exists = int(session.execute(sql.table_exists_sql(target))[0][0]) > 0
             if not exists:
-                session.execute(sql.create_table_sql(target))
-                self.report.schema_changes.append("created")
+                if create:
+                    session.execute(sql.create_table_sql(target))
+                    self.report.schema_changes.append("created")
                 return
             rows = session.execute(sql.describe_columns_sql(target))
             existing = [sql.ExistingColumn(r[0], r[1], r[2], r[3], r[4]) for r in rows]
@@ -575,7 +579,7 @@ class TableReplication:
         plan, parts, observer = window.plan, window.parts, window.observer
         self._record_counts(observer, parts)
         self._crashpoint("upload")
-        self._prepare_target(plan.target)
+        self._prepare_target(plan.target, create=True)
         if parts:
             self._merge_parts(plan, parts, observer)
         # The target has committed: now, and only now, the watermark may move.
@@ -623,6 +627,7 @@ class TableReplication:
             if saved and saved.get("resume_after"):
                 predicates.append(_after_position_predicate(snapshot, plan, order_by, saved["resume_after"]))
             observer = self._observer(plan, position=order_by)
+            self._prepare_target(plan.target, create=False)  # an incompatible change fails before extracting
             parts, finished = self._stage(snapshot, plan, self._extract_plan(plan, predicates, order_by), observer, 0)
         return _Window(plan, parts, observer, finished, lower, upper, cap)
 
@@ -747,6 +752,10 @@ class TableReplication:
         window, staging, first_index = self._full_extract(checkpoint)
         plan, parts, observer = window.plan, window.parts, window.observer
         self._crashpoint("upload")
+        self._prepare_target(plan.target, create=True)
+        self._work_tables = [staging]
+        self._drop_stale_work_tables(plan.target, keep={_name_of(staging)})
+        self._session_for_run().execute(sql.create_staging_sql(plan.target, staging))
         self._copy_parts(plan.target, staging, parts)
         self._crashpoint("copy")
         if not window.finished:
@@ -797,10 +806,7 @@ class TableReplication:
             else:
                 upper = cap = None
             staging = self._staging_name(plan)
-            self._work_tables = [staging]
-            self._prepare_target(plan.target)
-            self._drop_stale_work_tables(plan.target, keep={_name_of(staging)})
-            self._session_for_run().execute(sql.create_staging_sql(plan.target, staging))
+            self._prepare_target(plan.target, create=False)  # an incompatible change fails before extracting
             rows_before = observer.rows
             # Resumable only in key order: ordered when the invocation has a time limit.
             ordered = plan.keys if (self.budget.limited and plan.source.primary_key) else ()
