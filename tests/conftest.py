@@ -7,8 +7,8 @@ fixture built on it): tests/unit never asks, so unit runs start no server.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -63,3 +63,25 @@ def sf_schema(stack: LocalStack, pg_schema: str) -> Iterator[str]:
         connection.cursor().execute(f'DROP SCHEMA IF EXISTS "{stack.snowflake_database}"."{name}" CASCADE')
     finally:
         connection.close()
+
+
+@pytest.fixture
+def pg_tables(stack: LocalStack, pg_schema: str) -> Callable[[str], str]:
+    """Runs SQL that names the test's PostgreSQL schema as `{schema}`; returns the schema."""
+
+    def create(sql: str) -> str:
+        with stack.pg_connect() as connection, connection.cursor() as cursor:
+            cursor.execute(sql.format(schema=f'"{pg_schema}"'))
+        return pg_schema
+
+    return create
+
+
+@pytest.fixture
+def replication_handler(stack_env: dict[str, str]) -> Any:
+    """services/replication/handler.py loaded afresh, so its runtime reads this test's environment."""
+    from tests.support.lambda_fakes import load_handler
+
+    module = load_handler("replication")
+    module.runtime.cache_clear()
+    return module

@@ -178,8 +178,14 @@ data "aws_iam_policy_document" "s3_cleanup" {
 
   statement {
     sid       = "StagingDelete"
-    actions   = ["s3:DeleteObject"]
+    actions   = ["s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = [local.staging_objects_arn]
+  }
+
+  statement {
+    sid       = "StagingUploads"
+    actions   = ["s3:ListBucketMultipartUploads"]
+    resources = [var.staging_bucket_arn]
   }
 
   statement {

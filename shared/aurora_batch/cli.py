@@ -114,7 +114,6 @@ def cmd_replicate(args: argparse.Namespace) -> int:
     from aurora_batch.config import tables_for_event  # noqa: PLC0415
     from aurora_batch.logic.invocation import run_table, table_event  # noqa: PLC0415
     from aurora_batch.model import TableRef  # noqa: PLC0415
-    from aurora_batch.observability import emit_run_metrics  # noqa: PLC0415
 
     runtime = _runtime()
     event: dict[str, Any] = {}
@@ -142,7 +141,6 @@ def cmd_replicate(args: argparse.Namespace) -> int:
             finally:
                 if bar is not None:
                     bar.close()
-            emit_run_metrics(report)
             reports.append(report)
             if report["status"] != "continued" or args.no_continue:
                 break
@@ -280,6 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`aurora-batch replicate --json | head`): nothing left to say.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,7 +70,15 @@ def traced_phase(phase: str) -> Iterator[None]:
 
 
 def emit_run_metrics(report: dict[str, Any], now: datetime | None = None) -> None:
-    """Add the run's metrics with the table dimension. The caller flushes (log_metrics)."""
+    """Emit the run's metrics with its table dimension, flushed at once: one invocation (or one
+    CLI process) may replicate several tables, and each needs its own dimension value."""
+    try:
+        _add_run_metrics(report, now)
+    finally:
+        metrics.flush_metrics()
+
+
+def _add_run_metrics(report: dict[str, Any], now: datetime | None) -> None:
     table = report["table"]
     metrics.add_dimension(name="table", value=table)
     status = report.get("status")

@@ -13,6 +13,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,8 @@ FROM generate_series(1, 20000) AS g;
 
 
 @pytest.fixture
-def events(stack: Any, pg_schema: str) -> str:
-    with stack.pg_connect() as connection, connection.cursor() as cursor:
-        cursor.execute(EVENTS_DDL.format(schema=f'"{pg_schema}"'))
-    return f"{pg_schema}.events"
+def events(pg_tables: Callable[[str], str]) -> str:
+    return f"{pg_tables(EVENTS_DDL)}.events"
 
 
 @pytest.fixture

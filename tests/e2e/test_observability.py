@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from aurora_batch.logic.invocation import RunFailedError
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.context import Context
 
-from tests.support.lambda_fakes import FakeLambdaContext, load_event, load_handler
+from tests.support.lambda_fakes import FakeLambdaContext, load_event
 
 ROWS, NULL_ROWS = 100, 7
 # The newest row is an hour and a minute old, so the lag is a little over 3660 seconds.
@@ -40,17 +40,8 @@ RUN_METRICS = {
 
 
 @pytest.fixture
-def orders(stack: Any, pg_schema: str) -> str:
-    with stack.pg_connect() as connection, connection.cursor() as cursor:
-        cursor.execute(ORDERS_DDL.format(schema=f'"{pg_schema}"'))
-    return pg_schema
-
-
-@pytest.fixture
-def handler(stack_env: dict[str, str]) -> Any:
-    module = load_handler("replication")
-    module.runtime.cache_clear()
-    return module
+def orders(pg_tables: Callable[[str], str]) -> str:
+    return pg_tables(ORDERS_DDL)
 
 
 @pytest.fixture
@@ -104,10 +95,13 @@ def _single(value: Any) -> float:
 
 
 def test_a_run_emits_every_metric_with_sane_values(
-    handler: Any, orders: str, incremental_event: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    replication_handler: Any,
+    orders: str,
+    incremental_event: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     capsys.readouterr()
-    report = handler.lambda_handler(incremental_event, FakeLambdaContext())
+    report = replication_handler.lambda_handler(incremental_event, FakeLambdaContext())
     finished = datetime.now(UTC)
 
     assert report["status"] == "succeeded", report.get("error")
@@ -125,7 +119,7 @@ def test_a_run_emits_every_metric_with_sane_values(
 
 def test_a_locked_run_emits_run_locked(
     stack: Any,
-    handler: Any,
+    replication_handler: Any,
     orders: str,
     incremental_event: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
@@ -134,7 +128,7 @@ def test_a_locked_run_emits_run_locked(
     lease = store.acquire_lease(f"{orders}.orders", "20260101T000000Z-holder00", 900)
     capsys.readouterr()
     try:
-        report = handler.lambda_handler(incremental_event, FakeLambdaContext())
+        report = replication_handler.lambda_handler(incremental_event, FakeLambdaContext())
     finally:
         store.release_lease(lease)
 
@@ -145,13 +139,17 @@ def test_a_locked_run_emits_run_locked(
 
 
 def test_a_failed_run_emits_run_failed_and_logs_the_failing_phase(
-    handler: Any, pg_schema: str, sf_schema: str, capsys: pytest.CaptureFixture[str], log_lines: io.StringIO
+    replication_handler: Any,
+    pg_schema: str,
+    sf_schema: str,
+    capsys: pytest.CaptureFixture[str],
+    log_lines: io.StringIO,
 ) -> None:
     event = {"schema_name": pg_schema, "table_name": "no_such_table", "target_schema": sf_schema}
     capsys.readouterr()
 
     with pytest.raises(RunFailedError) as raised:
-        handler.lambda_handler(event, FakeLambdaContext())
+        replication_handler.lambda_handler(event, FakeLambdaContext())
 
     _, values = the_metrics(capsys.readouterr().out, f"{pg_schema}.no_such_table")
     assert values["RunFailed"] == 1
@@ -166,9 +164,9 @@ def test_a_failed_run_emits_run_failed_and_logs_the_failing_phase(
 
 
 def test_every_log_line_is_json_with_the_run_as_correlation_id_and_table_and_phase(
-    handler: Any, orders: str, incremental_event: dict[str, Any], log_lines: io.StringIO
+    replication_handler: Any, orders: str, incremental_event: dict[str, Any], log_lines: io.StringIO
 ) -> None:
-    report = handler.lambda_handler(incremental_event, FakeLambdaContext())
+    report = replication_handler.lambda_handler(incremental_event, FakeLambdaContext())
 
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     assert lines
@@ -215,10 +213,10 @@ def _subsegments(entity: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_each_phase_is_a_tracer_subsegment(
-    handler: Any, incremental_event: dict[str, Any], xray_segments: CapturingEmitter
+    replication_handler: Any, incremental_event: dict[str, Any], xray_segments: CapturingEmitter
 ) -> None:
     xray_recorder.begin_segment("invocation")
-    report = handler.lambda_handler(incremental_event, FakeLambdaContext())
+    report = replication_handler.lambda_handler(incremental_event, FakeLambdaContext())
     xray_recorder.end_segment()
 
     traced = [sub for entity in xray_segments.entities for sub in [entity, *_subsegments(entity)]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from aurora_batch.config import settings_from_env
 from aurora_batch.model import snowflake_name
 from aurora_batch.wiring import Runtime
 
-from tests.support.lambda_fakes import FakeLambdaContext, FakeLambdaService, load_event, load_handler
+from tests.support.lambda_fakes import FakeLambdaContext, FakeLambdaService, load_event
 
 ORDERS = 300  # updated_at = 2024-01-01 + id hours
 CUSTOMERS = 200
@@ -46,17 +46,8 @@ INSERT INTO {schema}.customers SELECT g, 'customer ' || g FROM generate_series(1
 
 
 @pytest.fixture
-def tables(stack: Any, pg_schema: str) -> str:
-    with stack.pg_connect() as connection, connection.cursor() as cursor:
-        cursor.execute(TABLES_DDL.format(schema=f'"{pg_schema}"'))
-    return pg_schema
-
-
-@pytest.fixture
-def handler(stack_env: dict[str, str]) -> Any:
-    module = load_handler("replication")
-    module.runtime.cache_clear()
-    return module
+def tables(pg_tables: Callable[[str], str]) -> str:
+    return pg_tables(TABLES_DDL)
 
 
 def check_report(report: dict[str, Any], table: str, mode: str, rows: int) -> None:
@@ -95,26 +86,26 @@ def scheduled_table(stack: Any, tables: str, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_scheduled_event_replicates_the_table_named_by_the_environment(
-    handler: Any, tables: str, scheduled_table: str
+    replication_handler: Any, tables: str, scheduled_table: str
 ) -> None:
-    report = handler.lambda_handler(load_event("replication_scheduled.json"), FakeLambdaContext())
+    report = replication_handler.lambda_handler(load_event("replication_scheduled.json"), FakeLambdaContext())
 
     check_report(report, f"{tables}.{scheduled_table}", "full", CUSTOMERS)
 
 
 def test_the_rules_single_table_input_replicates_that_table(
-    handler: Any, tables: str, sf_schema: str
+    replication_handler: Any, tables: str, sf_schema: str
 ) -> None:
     customers = load_event("replication_rule_input.json")["tables"][0]
     event = {"tables": [{**customers, "schema_name": tables, "target_schema": sf_schema}]}
 
-    report = handler.lambda_handler(event, FakeLambdaContext())
+    report = replication_handler.lambda_handler(event, FakeLambdaContext())
 
     check_report(report, f"{tables}.customers", "full", CUSTOMERS)
 
 
 def test_manual_events_with_last_value_mode_and_full_refresh(
-    handler: Any, tables: str, sf_schema: str
+    replication_handler: Any, tables: str, sf_schema: str
 ) -> None:
     incremental = {
         **load_event("replication_manual_incremental.json"),
@@ -123,12 +114,12 @@ def test_manual_events_with_last_value_mode_and_full_refresh(
     }
     first_run = {key: value for key, value in incremental.items() if key != "last_value"}
 
-    first = handler.lambda_handler(first_run, FakeLambdaContext())
+    first = replication_handler.lambda_handler(first_run, FakeLambdaContext())
     check_report(first, f"{tables}.orders", "incremental", ORDERS)
     assert (first["watermark_before"], at(first["watermark_after"])) == (None, NEWEST_ORDER)
 
     # last_value re-reads from 2024-01-10 00:00 (id 216) on, for this run only: the watermark stays.
-    reread = handler.lambda_handler(incremental, FakeLambdaContext())
+    reread = replication_handler.lambda_handler(incremental, FakeLambdaContext())
     check_report(reread, f"{tables}.orders", "incremental", ORDERS - 215)
     assert at(reread["watermark_before"]) == at(reread["watermark_after"]) == NEWEST_ORDER
 
@@ -137,17 +128,17 @@ def test_manual_events_with_last_value_mode_and_full_refresh(
         "schema_name": tables,
         "target_schema": sf_schema,
     }
-    reloaded = handler.lambda_handler(full_refresh, FakeLambdaContext())
+    reloaded = replication_handler.lambda_handler(full_refresh, FakeLambdaContext())
     check_report(reloaded, f"{tables}.orders", "full", ORDERS)
     assert at(reloaded["watermark_after"]) == NEWEST_ORDER
 
 
 def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
-    handler: Any, tables: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch
+    replication_handler: Any, tables: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lambda_service = FakeLambdaService()
     runtime = Runtime(settings_from_env(), lambda_client=lambda_service)
-    monkeypatch.setattr(handler, "runtime", lambda: runtime)
+    monkeypatch.setattr(replication_handler, "runtime", lambda: runtime)
     rule_input = load_event("replication_rule_input.json")
     event = {
         "tables": [
@@ -156,7 +147,7 @@ def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
     }
     context = FakeLambdaContext()
 
-    fanned = handler.lambda_handler(event, context)
+    fanned = replication_handler.lambda_handler(event, context)
 
     assert fanned == {"status": "fanned_out", "tables": [f"{tables}.customers", f"{tables}.orders"]}
     assert [(call["function"], call["type"]) for call in lambda_service.invocations] == [
@@ -171,7 +162,7 @@ def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
     assert payloads[1]["incremental_column"] == "updated_at"
     assert all(p["target_schema"] == sf_schema for p in payloads)
 
-    reports = lambda_service.drain(handler.lambda_handler, FakeLambdaContext)
+    reports = lambda_service.drain(replication_handler.lambda_handler, FakeLambdaContext)
 
     check_report(reports[0], f"{tables}.customers", "full", CUSTOMERS)
     check_report(reports[1], f"{tables}.orders", "incremental", ORDERS)

@@ -7,65 +7,29 @@ from decimal import Decimal
 
 import pytest
 import sqlglot
-
 from aurora_batch.errors import TargetSchemaError, ValidationError
 from aurora_batch.logic import load as sql
 from aurora_batch.model import StagedPart, TargetColumn, TargetTable
 
-TARGET = TargetTable(
-    database="ANALYTICS",
-    schema="PUBLIC",
-    name="ORDERS",
-    columns=(
-        TargetColumn("ID", "id", "NUMBER(19,0)", "NUMBER(19,0)", "{col}", nullable=False, comment="the key"),
-        TargetColumn("NOTE", "note", "VARCHAR(40)", "VARCHAR(40)", "{col}", comment="it's quoted"),
-        TargetColumn("DOC", "doc", "VARIANT", "VARCHAR", "PARSE_JSON({col})"),
-        TargetColumn("TAGS", "tags", "ARRAY", "VARCHAR", "PARSE_JSON({col})"),
-        TargetColumn("RAW", "raw", "BINARY", "VARCHAR", "TO_BINARY({col}, 'HEX')"),
-        TargetColumn("UPDATED_AT", "updated_at", "TIMESTAMP_TZ(6)", "TIMESTAMP_TZ(6)", "{col}"),
-        TargetColumn("MixedCase", "MixedCase", "NUMBER(12,2)", "NUMBER(12,2)", "{col}"),
-    ),
-    primary_key=("ID",),
-    comment="Orders; O'Reilly's",
-)
-STAGING = TARGET.sibling("ORDERS__AB_STG_RUN1")
-NEW = TARGET.sibling("ORDERS__AB_NEW_RUN1")
-SPECS = [
-    sql.AggregateSpec("min(ID)", "min", "ID", "NUMBER(38,0)"),
-    sql.AggregateSpec("sum(MixedCase)", "sum", "MixedCase", "NUMBER(38,2)"),
-]
+from tests.support.loader_statements import SPECS as LOADER_SPECS
+from tests.support.loader_statements import LoaderStatements, sample_target
+
+STATEMENTS = LoaderStatements(sample_target(), "ANALYTICS.PUBLIC.AURORA_BATCH_STAGE")
+TARGET = STATEMENTS.target
+STAGING = STATEMENTS.staging
+NEW = STATEMENTS.new_table
+SPECS = list(LOADER_SPECS)
 
 
 def every_statement() -> list[str]:
-    existing = [
-        sql.ExistingColumn("ID", "NUMBER", None, 19, 0),
-        sql.ExistingColumn("NOTE", "TEXT", 20, None, None),
-    ]
-    return [
-        sql.create_table_sql(TARGET),
-        sql.comment_table_sql(TARGET),
-        sql.create_staging_sql(TARGET, STAGING),
-        sql.drop_table_sql(STAGING),
-        sql.describe_columns_sql(TARGET),
-        sql.table_exists_sql(TARGET),
-        *sql.evolution_statements(TARGET, existing),
-        sql.copy_into_sql(
-            STAGING, "ANALYTICS.PUBLIC.AURORA_BATCH_STAGE", ["public.orders/r1/part-00000.parquet"], "parquet"
-        ),
-        sql.copy_into_sql(STAGING, "AURORA_BATCH_STAGE", ["a/b/part-00000.csv.gz", "a/b/it's.csv.gz"], "csv"),
-        sql.merge_sql(TARGET, STAGING, ["ID"], "UPDATED_AT"),
-        sql.merge_sql(TARGET, STAGING, ["ID", "NOTE"], None),
-        sql.create_like_sql(TARGET, NEW),
-        sql.insert_from_staging_sql(TARGET, NEW, STAGING),
-        sql.swap_sql(TARGET, NEW),
-        sql.aggregates_sql(NEW, SPECS),
-    ]
+    return STATEMENTS.every_statement()
 
 
 @pytest.mark.parametrize("statement", every_statement())
 def test_every_statement_parses_as_snowflake(statement: str) -> None:
     parsed = sqlglot.parse(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
-    assert len(parsed) == 1 and parsed[0] is not None
+    assert len(parsed) == 1
+    assert parsed[0] is not None
 
 
 def test_json_and_arrays_become_variant_through_parse_json_in_merge_and_insert() -> None:

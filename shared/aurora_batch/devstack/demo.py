@@ -162,6 +162,7 @@ def _print_reconciliation(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
 
 
 def run_demo(rows: int = 120_000, out: TextIO | None = None) -> int:
+    from aurora_batch.cli import _configure_logging  # noqa: PLC0415
     from aurora_batch.config import settings_from_env, tables_for_event  # noqa: PLC0415
     from aurora_batch.logic.invocation import run_table  # noqa: PLC0415
     from aurora_batch.wiring import Runtime  # noqa: PLC0415
@@ -174,7 +175,9 @@ def run_demo(rows: int = 120_000, out: TextIO | None = None) -> int:
         create_sample_database(stack, rows)
         # The demo process is the stack's shell: boto3 reads its credentials from here too.
         os.environ.update(stack.env())
-        runtime = Runtime(settings_from_env())
+        settings = settings_from_env()
+        _configure_logging(settings)  # the demo prints its own summary; logs stay quiet on stderr
+        runtime = Runtime(settings)
         reports = []
         for table in TABLES:
             (options,) = tables_for_event(runtime.settings, {"schema_name": "public", "table_name": table})

@@ -48,7 +48,7 @@ from aurora_batch.model import (
     quote_sf,
     snowflake_name,
 )
-from aurora_batch.observability import traced_phase
+from aurora_batch.observability import bind_run, traced_phase
 from aurora_batch.watermark import Watermark, WatermarkType, watermark_type_for_pg
 
 logger = logging.getLogger(__name__)
@@ -378,6 +378,7 @@ class TableReplication:
         self.report.mode = mode.value
         if checkpoint is not None:
             self.report.run_id = str(checkpoint["run_id"])
+            bind_run(self.report.run_id, self.table)  # log lines now carry the resumed run's id
         self.report.watermark_before = state.watermark.value if state.watermark else None
         if mode is Mode.FULL:
             self._full_refresh(state, checkpoint)
