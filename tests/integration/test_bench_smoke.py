@@ -5,7 +5,6 @@ table's data, and each path's peak RSS is its own. No timing is asserted: speed 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
 from aurora_batch.model import TableRef
+
 from bench import dataset
 from bench.paths import PATHS, run_in_child
 from bench.run import LARGE_PATHS, PATH_LABELS, BenchConfig, Runner, render, run_bench
@@ -28,12 +27,12 @@ ROWS = 20_000
 
 
 @pytest.fixture
-def bench_table(stack: LocalStack, pg_schema: str) -> Iterator[TableRef]:
+def bench_table(stack: LocalStack, pg_schema: str) -> TableRef:
     table = TableRef(pg_schema, "mixed10")
     with closing(stack.pg_connect()) as connection:
         dataset.create_table(connection, table)
         dataset.add_rows(connection, table, 1, ROWS)
-    yield table
+    return table
 
 
 def _source_facts(stack: LocalStack, table: TableRef) -> tuple[int, int, Any, int]:

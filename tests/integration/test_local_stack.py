@@ -30,7 +30,9 @@ from aurora_batch.devstack.emulator_api import HEALTH_ROUTE
 from aurora_batch.devstack.processes import http_status, tcp_accepts
 from aurora_batch.devstack.snowflake_shims import SHIMS
 from aurora_batch.devstack.stack import remove_stale_stack_dirs
-from snowflake.connector.errors import ProgrammingError
+from snowflake.connector.errors import DatabaseError, ProgrammingError
+
+from tests.support.keys import new_key_pair
 
 DEADLINE_SECONDS = 30.0
 
@@ -425,6 +427,31 @@ def test_shim_storage_integration_is_accepted(sf: Any) -> None:
     assert sf.fetchone() == ("Integration PROBE_S3 successfully created.",)
 
 
+def test_shim_alter_user_rsa_public_key_gates_key_pair_logins(stack: LocalStack, sf: Any) -> None:
+    user, pair = f"PROBE_KEYPAIR_{time.monotonic_ns()}", new_key_pair()
+
+    def key_pair_login() -> None:
+        login = {
+            "user": user,
+            "password": None,
+            "authenticator": "SNOWFLAKE_JWT",
+            "private_key": pair.private_der,
+        }
+        with contextlib.closing(stack.snowflake_connect(**login)) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            assert cursor.fetchone() == (1,)
+
+    with pytest.raises(DatabaseError, match="JWT token is invalid") as refused:
+        key_pair_login()
+    assert refused.value.errno == 390144
+    sf.execute(f"ALTER USER {user} SET RSA_PUBLIC_KEY_2 = '{pair.public_key_body}'")
+    assert sf.fetchone() == ("Statement executed successfully.",)
+    key_pair_login()
+    sf.execute(f"ALTER USER {user} UNSET RSA_PUBLIC_KEY_2")
+    with pytest.raises(DatabaseError, match="JWT token is invalid"):
+        key_pair_login()
+
+
 SHIM_TESTS = {
     "alter_table_swap_with": test_shim_swap_with_exchanges_data_and_metadata,
     "create_table_clone": test_shim_clone_copies_structure_rows_and_comments,
@@ -435,6 +462,8 @@ SHIM_TESTS = {
     "remove_stage_files": test_shim_remove_deletes_only_the_matching_staged_files,
     "grant_or_revoke": test_shim_grant_and_revoke_are_accepted,
     "create_storage_integration": test_shim_storage_integration_is_accepted,
+    "alter_user_set_rsa_public_key": test_shim_alter_user_rsa_public_key_gates_key_pair_logins,
+    "alter_user_unset_rsa_public_key": test_shim_alter_user_rsa_public_key_gates_key_pair_logins,
 }
 
 

@@ -51,18 +51,21 @@ def connector_token(pair: KeyPair, *, account: str = ACCOUNT, user: str = USER) 
     return AuthByKeyPair(private_key=pair.private_der).prepare(account=account, user=user)
 
 
-def signed_token(pair: KeyPair, **claims: Any) -> str:
+def claims_for(pair: KeyPair, **overrides: Any) -> dict[str, Any]:
+    """Valid claims for the pair's key; an override of None leaves the claim out."""
     now = int(time.time())
-    payload = {
+    claims = {
         "iss": f"{SUBJECT}.{public_key_fingerprint(pair.public_der)}",
         "sub": SUBJECT,
         "iat": now,
         "exp": now + 60,
-        **claims,
+        **overrides,
     }
-    return jwt.encode(
-        {k: v for k, v in payload.items() if v is not None}, pair.private_key, algorithm="RS256"
-    )
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def signed_token(pair: KeyPair, **overrides: Any) -> str:
+    return jwt.encode(claims_for(pair, **overrides), pair.private_key, algorithm="RS256")
 
 
 def refused(
@@ -134,14 +137,7 @@ def test_a_token_without_iat_is_refused(registered: KeyPair, keys: UserPublicKey
 
 
 def test_an_unsigned_token_is_refused(registered: KeyPair, keys: UserPublicKeys) -> None:
-    now = int(time.time())
-    claims = {
-        "iss": f"{SUBJECT}.{public_key_fingerprint(registered.public_der)}",
-        "sub": SUBJECT,
-        "iat": now,
-        "exp": now + 60,
-    }
-    refused(jwt.encode(claims, "", algorithm="none"), keys)
+    refused(jwt.encode(claims_for(registered), "", algorithm="none"), keys)
     refused("not-a-jwt", keys)
 
 
