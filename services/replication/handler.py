@@ -9,12 +9,11 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from aurora_batch.config import settings_from_env
 from aurora_batch.logic.invocation import RunFailedError, handle_replication_event
 from aurora_batch.observability import logger, metrics, set_log_level, tracer
 from aurora_batch.wiring import Runtime
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @cache

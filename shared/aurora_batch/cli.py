@@ -14,14 +14,19 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from aurora_batch.errors import AuroraBatchError, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_CONTINUED = 0, 1, 2, 3, 4
-_STATUS_EXIT = {"succeeded": EXIT_OK, "failed": EXIT_FAILED, "locked": EXIT_LOCKED, "continued": EXIT_CONTINUED}
+_STATUS_EXIT = {
+    "succeeded": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "locked": EXIT_LOCKED,
+    "continued": EXIT_CONTINUED,
+}
 
 
 class ProgressBar:
@@ -85,15 +90,15 @@ def _one_line_reason(report: dict[str, Any]) -> str:
 
 def _configure_logging(settings: Any) -> None:
     """Log lines go to stderr (stdout is for the report), WARNING and up unless LOG_LEVEL is set."""
-    from aurora_batch.observability import set_log_level, set_log_stream  # noqa: PLC0415
+    from aurora_batch.observability import set_log_level, set_log_stream
 
     set_log_stream(sys.stderr)
     set_log_level(settings.log_level if "log_level" in settings.model_fields_set else "WARNING")
 
 
 def _runtime() -> Any:
-    from aurora_batch.config import settings_from_env  # noqa: PLC0415
-    from aurora_batch.wiring import Runtime  # noqa: PLC0415
+    from aurora_batch.config import settings_from_env
+    from aurora_batch.wiring import Runtime
 
     settings = settings_from_env()
     _configure_logging(settings)
@@ -102,20 +107,17 @@ def _runtime() -> Any:
 
 def _ops_runtime() -> Any:
     """What cleanup and watermark need (S3 and the state table): no Vault or Snowflake settings."""
-    from aurora_batch.config import ops_settings_from_env  # noqa: PLC0415
-    from aurora_batch.wiring_light import OpsRuntime  # noqa: PLC0415
+    from aurora_batch.config import ops_settings_from_env
+    from aurora_batch.wiring_light import OpsRuntime
 
     settings = ops_settings_from_env()
     _configure_logging(settings)
     return OpsRuntime(settings)
 
 
-def cmd_replicate(args: argparse.Namespace) -> int:
-    from aurora_batch.config import tables_for_event  # noqa: PLC0415
-    from aurora_batch.logic.invocation import run_table, table_event  # noqa: PLC0415
-    from aurora_batch.model import TableRef  # noqa: PLC0415
+def _replicate_event(args: argparse.Namespace) -> dict[str, Any]:
+    from aurora_batch.model import TableRef
 
-    runtime = _runtime()
     event: dict[str, Any] = {}
     if args.table:
         ref = TableRef.parse(args.table)
@@ -125,49 +127,66 @@ def cmd_replicate(args: argparse.Namespace) -> int:
             event[key] = getattr(args, key)
     if args.full_refresh:
         event["full_refresh"] = True
-    tables = tables_for_event(runtime.settings, event)
+    return event
+
+
+def _budget(seconds: float | None) -> Callable[[], float] | None:
+    """An invocation-like time limit that starts now."""
+    if seconds is None:
+        return None
+    started = time.monotonic()
+    return lambda: seconds - (time.monotonic() - started)
+
+
+def _replicate_table(options: Any, runtime: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Run one table; with a time budget, continue in-process as the Lambda would re-invoke itself."""
+    from aurora_batch.logic.invocation import run_table, table_event
+
     reports: list[dict[str, Any]] = []
     interactive = sys.stderr.isatty() and not args.json
-    for options in tables:
-        budget_started = time.monotonic()
-        while True:
-            remaining = None
-            if args.time_budget is not None:
-                limit = float(args.time_budget)
-                remaining = lambda limit=limit, start=budget_started: limit - (time.monotonic() - start)  # noqa: E731
-            bar = ProgressBar(sys.stderr, options.ref.qualified) if interactive else None
-            try:
-                report = run_table(options, runtime, remaining_seconds=remaining, progress=bar).to_dict()
-            finally:
-                if bar is not None:
-                    bar.close()
-            reports.append(report)
-            if report["status"] != "continued" or args.no_continue:
-                break
-            # The CLI continues in-process: a new budget, the same table, without last_value.
-            options = type(options)(**table_event(options, continuation=True))
-            budget_started = time.monotonic()
+    while True:
+        bar = ProgressBar(sys.stderr, options.ref.qualified) if interactive else None
+        try:
+            report = run_table(options, runtime, remaining_seconds=_budget(args.time_budget), progress=bar).to_dict()
+        finally:
+            if bar is not None:
+                bar.close()
+        reports.append(report)
+        if report["status"] != "continued" or args.no_continue:
+            return reports
+        # A continuation is the same table without last_value, which applies to one run only.
+        options = type(options)(**table_event(options, continuation=True))
+
+
+def _exit_code(reports: list[dict[str, Any]]) -> int:
+    final = [r for r in reports if r["status"] != "continued"] or reports
+    for report in final:
+        if report["status"] in ("failed", "locked"):
+            print(
+                f"{'error' if report['status'] == 'failed' else 'locked'}: {_one_line_reason(report)}", file=sys.stderr
+            )
+    failed = [r for r in final if r["status"] == "failed"]
+    if failed:
+        return EXIT_CONFIG if (failed[0].get("error") or {}).get("error") == "ConfigError" else EXIT_FAILED
+    return max((_STATUS_EXIT.get(r["status"], EXIT_FAILED) for r in final), default=EXIT_OK)
+
+
+def cmd_replicate(args: argparse.Namespace) -> int:
+    from aurora_batch.config import tables_for_event
+
+    runtime = _runtime()
+    reports: list[dict[str, Any]] = []
+    for options in tables_for_event(runtime.settings, _replicate_event(args)):
+        reports.extend(_replicate_table(options, runtime, args))
     if args.json:
         print(json.dumps(reports[0] if len(reports) == 1 else reports, default=str, indent=2))
     else:
         print(_summary_table(reports))
-    final = [r for r in reports if r["status"] != "continued"] or reports
-    worst = max((_STATUS_EXIT.get(r["status"], EXIT_FAILED) for r in final), default=EXIT_OK)
-    for report in final:
-        if report["status"] == "failed":
-            print(f"error: {_one_line_reason(report)}", file=sys.stderr)
-        if report["status"] == "locked":
-            print(f"locked: {_one_line_reason(report)}", file=sys.stderr)
-    if any(r["status"] == "failed" for r in final):
-        error = next(r for r in final if r["status"] == "failed").get("error") or {}
-        if error.get("error") in ("ConfigError",):
-            return EXIT_CONFIG
-        return EXIT_FAILED
-    return worst
+    return _exit_code(reports)
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from aurora_batch.logic.cleanup import CleanupRequest, run_cleanup  # noqa: PLC0415
+    from aurora_batch.logic.cleanup import CleanupRequest, run_cleanup
 
     runtime = _ops_runtime()
     event = {"older_than_hours": args.older_than_hours, "dry_run": args.dry_run}
@@ -184,9 +203,9 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 
 def cmd_watermark(args: argparse.Namespace) -> int:
-    import getpass  # noqa: PLC0415
+    import getpass
 
-    from aurora_batch.logic.watermark_admin import AdminRequest, handle_admin_request  # noqa: PLC0415
+    from aurora_batch.logic.watermark_admin import AdminRequest, handle_admin_request
 
     runtime = _ops_runtime()
     event: dict[str, Any] = {"action": args.action}
@@ -204,19 +223,21 @@ def cmd_watermark(args: argparse.Namespace) -> int:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from aurora_batch.devstack import run_stack_up  # noqa: PLC0415
+    from aurora_batch.devstack import run_stack_up
 
     return int(run_stack_up())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from aurora_batch.devstack.demo import run_demo  # noqa: PLC0415
+    from aurora_batch.devstack.demo import run_demo
 
     return run_demo(rows=args.rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aurora-batch", description="Aurora PostgreSQL to Snowflake batch replication")
+    parser = argparse.ArgumentParser(
+        prog="aurora-batch", description="Aurora PostgreSQL to Snowflake batch replication"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     replicate = commands.add_parser("replicate", help="replicate one table (or TABLES) now")

@@ -48,9 +48,7 @@ class ColumnMask(BaseModel):
             raise ValueError("rule 'truncate_date' needs truncate_to ('month' or 'year')")
         if self.rule == "redact_json_keys" and not self.keys:
             raise ValueError("rule 'redact_json_keys' needs keys")
-        given = {
-            name for name in type(self).model_fields if name != "rule" and getattr(self, name) is not None
-        }
+        given = {name for name in type(self).model_fields if name != "rule" and getattr(self, name) is not None}
         unused = sorted(given - _RULE_OPTIONS[self.rule])
         if unused:
             raise ValueError(f"rule {self.rule!r} takes no option {', '.join(unused)}")
@@ -184,9 +182,9 @@ class Settings(OpsSettings):
     vault_role: str | None = None
     vault_auth_mount: str = "aws"
     vault_iam_server_id: str | None = None
-    vault_secret_path_aurora: str = "secret/aurora/connection"
-    vault_secret_path_snowflake: str = "secret/snowflake/credentials"
-    vault_secret_path_masking: str = "secret/aurora-batch/masking"
+    vault_secret_path_aurora: str = "secret/aurora/connection"  # noqa: S105 - a path, not a secret
+    vault_secret_path_snowflake: str = "secret/snowflake/credentials"  # noqa: S105 - a path
+    vault_secret_path_masking: str = "secret/aurora-batch/masking"  # noqa: S105 - a path
     vault_cache_ttl_seconds: int = Field(default=300, ge=0)
     snowflake_endpoint: str | None = None
     staging_bucket: str = Field(min_length=3)
@@ -387,11 +385,7 @@ def _layered(*layers: Mapping[str, Any]) -> dict[str, Any]:
     for layer in layers:
         for key, value in layer.items():
             earlier = merged.get(key)
-            if (
-                key == "masking"
-                and isinstance(earlier, Mapping)
-                and (value is None or isinstance(value, Mapping))
-            ):
+            if key == "masking" and isinstance(earlier, Mapping) and (value is None or isinstance(value, Mapping)):
                 merged[key] = {**earlier, **(value or {})}
             else:
                 merged[key] = value
@@ -400,8 +394,10 @@ def _layered(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 def _configured(settings: Settings, entry: Mapping[str, Any], event_options: Mapping[str, Any]) -> dict[str, Any]:
     """The TABLES settings for the table an event names, if TABLES lists it."""
-    schema = entry.get("schema_name") or event_options.get("schema_name") or settings.default_options.get(
-        "schema_name", "public"
+    schema = (
+        entry.get("schema_name")
+        or event_options.get("schema_name")
+        or settings.default_options.get("schema_name", "public")
     )
     name = entry.get("table_name") or event_options.get("table_name")
     for table in settings.tables:

@@ -181,7 +181,5 @@ def _port(data: Mapping[str, Any], key: str, path: str) -> int:
             )
         value = int(value.strip())
     if not 1 <= value <= 65535:
-        raise VaultSecretShapeError(
-            "secret key is out of range", path=path, key=key, expected="integer in 1..65535"
-        )
+        raise VaultSecretShapeError("secret key is out of range", path=path, key=key, expected="integer in 1..65535")
     return value

@@ -205,7 +205,10 @@ MAPPING_TABLE: tuple[MappingRow, ...] = (
     MappingRow("date", "date32", "DATE", "+-infinity and out-of-range clamped to 0001-01-01/9999-12-31, counted"),
     MappingRow("timestamp", "timestamp[us]", "TIMESTAMP_NTZ(6)", "microseconds kept; out of range clamped, counted"),
     MappingRow(
-        "timestamptz", "timestamp[us, UTC]", "TIMESTAMP_TZ(6)", "the instant kept exactly (UTC); out of range clamped"
+        "timestamptz",
+        "timestamp[us, UTC]",
+        "TIMESTAMP_TZ(6)",
+        "the instant kept exactly (UTC); out of range clamped",
     ),
     MappingRow("time", "time64[us]", "TIME(6)", ""),
     MappingRow("json, jsonb", "large_string", "VARIANT", "staged as text, loaded with PARSE_JSON"),

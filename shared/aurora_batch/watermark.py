@@ -42,9 +42,7 @@ class WatermarkType(StrEnum):
     INTEGER = "integer"
 
 
-def watermark_type_for_pg(
-    type_name: str, *, table: str | None = None, column: str | None = None
-) -> WatermarkType:
+def watermark_type_for_pg(type_name: str, *, table: str | None = None, column: str | None = None) -> WatermarkType:
     """The watermark type of a column, from its PostgreSQL base type name (e.g. "int8")."""
     try:
         return WatermarkType(_PG_TYPES[type_name])

@@ -54,7 +54,7 @@ class Runtime(OpsRuntime):
     def lambda_client(self) -> Any:
         if self._lambda_client is not None:
             return self._lambda_client
-        from aurora_batch.adapters.lambda_invoker import make_lambda_client  # noqa: PLC0415
+        from aurora_batch.adapters.lambda_invoker import make_lambda_client
 
         return make_lambda_client(self.settings.aws_endpoint_url, self.settings.aws_region)
 

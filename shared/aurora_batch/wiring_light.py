@@ -27,9 +27,7 @@ class OpsRuntime:
 
     @cached_property
     def dynamodb_client(self) -> Any:
-        return self._dynamodb_client or make_dynamodb_client(
-            self.settings.aws_endpoint_url, self.settings.aws_region
-        )
+        return self._dynamodb_client or make_dynamodb_client(self.settings.aws_endpoint_url, self.settings.aws_region)
 
     @cached_property
     def state(self) -> StateStore:

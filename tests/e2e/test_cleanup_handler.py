@@ -95,16 +95,11 @@ def cleanup_env(stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> s
 
 @pytest.fixture
 def seeded(stack: Any, cleanup_env: str) -> Iterator[Seeded]:
-    seed = Seeded(
-        cleanup_env, f"c{secrets.token_hex(4)}", "20260101T000000Z-11111111", "20260101T000000Z-22222222"
-    )
+    seed = Seeded(cleanup_env, f"c{secrets.token_hex(4)}", "20260101T000000Z-11111111", "20260101T000000Z-22222222")
     objects: dict[str, int] = {}
 
     def add(table: str, run_id: str, count: int) -> None:
-        keys = {
-            f"{seed.prefix}/{table}/{run_id}/part-{index:05d}.parquet": 10 + index % 17
-            for index in range(count)
-        }
+        keys = {f"{seed.prefix}/{table}/{run_id}/part-{index:05d}.parquet": 10 + index % 17 for index in range(count)}
         seed.sizes.setdefault(table, {}).update(keys)
         objects.update(keys)
 
@@ -132,9 +127,7 @@ def seeded(stack: Any, cleanup_env: str) -> Iterator[Seeded]:
 
 
 def invoke(handler: Any, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = handler.lambda_handler(
-        event, FakeLambdaContext(function_name="aurora-batch-s3-cleanup")
-    )
+    result: dict[str, Any] = handler.lambda_handler(event, FakeLambdaContext(function_name="aurora-batch-s3-cleanup"))
     return result
 
 

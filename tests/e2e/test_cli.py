@@ -26,9 +26,7 @@ RUN_SECONDS = 300
 ROWS = 20_000
 WATERMARK = "2024-03-01T00:00:00+00:00"
 # One redraw of the bar: "\r<spinner> <table> [<phase>] <rows> rows <MB> MB <rate> rows/s".
-BAR = re.compile(
-    r"\r[|/\\-] (?P<table>\S+) \[(?P<phase>\w+)\s*\]\s+(?P<rows>[\d,]+) rows\s+[\d.]+ MB\s+[\d,]+ rows/s"
-)
+BAR = re.compile(r"\r[|/\\-] (?P<table>\S+) \[(?P<phase>\w+)\s*\]\s+(?P<rows>[\d,]+) rows\s+[\d.]+ MB\s+[\d,]+ rows/s")
 
 EVENTS_DDL = """
 CREATE TABLE {schema}.events (id bigint PRIMARY KEY, kind text NOT NULL, at timestamptz NOT NULL);
@@ -56,9 +54,7 @@ def ops_env(stack_env: dict[str, str]) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=RUN_SECONDS, check=False
-    )
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=RUN_SECONDS, check=False)
 
 
 def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -96,9 +92,7 @@ def state_store(stack: Any, clock: Any = time.time) -> StateStore:
 # --- replicate ---------------------------------------------------------------------------------
 
 
-def test_replicate_on_a_terminal_draws_a_progress_bar_and_a_summary_table(
-    events: str, cli_env: dict[str, str]
-) -> None:
+def test_replicate_on_a_terminal_draws_a_progress_bar_and_a_summary_table(events: str, cli_env: dict[str, str]) -> None:
     code, output = run_on_terminal(["replicate", "--table", events], cli_env)
 
     assert code == 0, output
@@ -213,9 +207,7 @@ def test_watermark_commands(stack: Any, ops_env: dict[str, str]) -> None:
     assert code == 0
     assert state_store(stack).get(table).full_reload_requested is True
 
-    state_store(stack, clock=lambda: time.time() - 3600).acquire_lease(
-        table, "20260101T000000Z-dead0000", 900
-    )
+    state_store(stack, clock=lambda: time.time() - 3600).acquire_lease(table, "20260101T000000Z-dead0000", 900)
     code, unlocked, _ = watermark(ops_env, "unlock", table, *reason)
     assert code == 0
     assert unlocked["old"]["lease_owner"] == "20260101T000000Z-dead0000"

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-
 from aurora_batch.watermark import Watermark
+
 from tests.integration.test_loading import Source
 from tests.support.runs import make_runtime
 
@@ -28,7 +28,10 @@ MAX_RERUNS = 6
 @pytest.fixture
 def accounts(stack: Any, stack_env: dict[str, str], pg_schema: str, sf_schema: str) -> Source:
     source = Source(stack, pg_schema, sf_schema, "accounts")
-    source.sql("CREATE TABLE {t} (id bigint PRIMARY KEY, balance numeric(12,2) NOT NULL, note text, updated_at timestamptz NOT NULL)")
+    source.sql(
+        "CREATE TABLE {t} (id bigint PRIMARY KEY, balance numeric(12,2) NOT NULL, note text, "
+        "updated_at timestamptz NOT NULL)"
+    )
     source.sql(
         "INSERT INTO {t} SELECT g, g % 1000, 'n' || g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 ms' "
         "FROM generate_series(1, 20000) g"
@@ -57,7 +60,7 @@ def _start(source: Source, **extra: str) -> subprocess.Popen[str]:
 def _run_until_success(source: Source, watermarks: list[Watermark]) -> None:
     for _ in range(MAX_RERUNS):
         process = _start(source)
-        out, err = process.communicate(timeout=300)
+        _, err = process.communicate(timeout=300)
         _record_watermark(source, watermarks)
         if process.returncode == 0:
             return
@@ -94,8 +97,7 @@ def _assert_converged(source: Source, watermarks: list[Watermark]) -> None:
         cursor.execute(f'SELECT id, balance, note FROM "{source.schema}".accounts ORDER BY id')
         expected = [(int(i), str(b), n) for i, b, n in cursor.fetchall()]
     actual = [
-        (int(i), str(b), n)
-        for i, b, n in source.target("SELECT ID, BALANCE::VARCHAR, NOTE FROM {t} ORDER BY ID")
+        (int(i), str(b), n) for i, b, n in source.target("SELECT ID, BALANCE::VARCHAR, NOTE FROM {t} ORDER BY ID")
     ]
     missing = {r[0] for r in expected} - {r[0] for r in actual}
     assert len(actual) == len({r[0] for r in actual}), "duplicate keys in the target"

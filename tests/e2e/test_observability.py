@@ -154,9 +154,7 @@ def test_a_failed_run_emits_run_failed_and_logs_the_failing_phase(
     _, values = the_metrics(capsys.readouterr().out, f"{pg_schema}.no_such_table")
     assert values["RunFailed"] == 1
     run_id = raised.value.fields["run_id"]
-    failures = [
-        line for line in map(json.loads, log_lines.getvalue().splitlines()) if line["message"] == "run failed"
-    ]
+    failures = [line for line in map(json.loads, log_lines.getvalue().splitlines()) if line["message"] == "run failed"]
     assert len(failures) == 1
     assert failures[0]["correlation_id"] == run_id
     assert failures[0]["table"] == f"{pg_schema}.no_such_table"
@@ -220,8 +218,6 @@ def test_each_phase_is_a_tracer_subsegment(
     xray_recorder.end_segment()
 
     traced = [sub for entity in xray_segments.entities for sub in [entity, *_subsegments(entity)]]
-    phases = {
-        sub["name"]: sub["annotations"]["phase"] for sub in traced if "phase" in sub.get("annotations", {})
-    }
+    phases = {sub["name"]: sub["annotations"]["phase"] for sub in traced if "phase" in sub.get("annotations", {})}
     assert phases == {f"## {phase}": phase for phase in report["phases"]}
     assert all(sub["end_time"] >= sub["start_time"] for sub in traced)

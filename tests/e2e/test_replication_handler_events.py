@@ -140,11 +140,7 @@ def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
     runtime = Runtime(settings_from_env(), lambda_client=lambda_service)
     monkeypatch.setattr(replication_handler, "runtime", lambda: runtime)
     rule_input = load_event("replication_rule_input.json")
-    event = {
-        "tables": [
-            {**entry, "schema_name": tables, "target_schema": sf_schema} for entry in rule_input["tables"]
-        ]
-    }
+    event = {"tables": [{**entry, "schema_name": tables, "target_schema": sf_schema} for entry in rule_input["tables"]]}
     context = FakeLambdaContext()
 
     fanned = replication_handler.lambda_handler(event, context)

@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import hvac
 import pytest
-
 from aurora_batch.adapters.postgres import PostgresSource
+from aurora_batch.logic.invocation import RunFailedError
+
 from tests.support.lambda_fakes import FakeLambdaContext, load_handler
 
 WRONG_PASSWORD = "wrong-password-4f1e9c2a7b"
@@ -57,21 +58,20 @@ def test_no_secret_appears_in_logs_errors_metrics_reports_or_state(
     texts: list[str] = []
 
     succeeded = handler.lambda_handler(
-        {"schema_name": pg_schema, "table_name": "secrets_probe", "target_schema": sf_schema}, FakeLambdaContext()
+        {"schema_name": pg_schema, "table_name": "secrets_probe", "target_schema": sf_schema},
+        FakeLambdaContext(),
     )
     texts.append(json.dumps(succeeded))
     assert succeeded["status"] == "succeeded"
 
-    for event in (
-        {"schema_name": pg_schema, "table_name": "no_such_table", "target_schema": sf_schema},
-    ):
-        with pytest.raises(Exception) as failed:
+    for event in ({"schema_name": pg_schema, "table_name": "no_such_table", "target_schema": sf_schema},):
+        with pytest.raises(RunFailedError) as failed:
             handler.lambda_handler(event, FakeLambdaContext())
         texts += [str(failed.value), repr(failed.value.__cause__), repr(failed.value.__context__)]
 
     monkeypatch.setenv("VAULT_SECRET_PATH_AURORA", "secret/aurora/wrong-password")
     handler.runtime.cache_clear()
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(RunFailedError) as refused:
         handler.lambda_handler({"schema_name": pg_schema, "table_name": "secrets_probe"}, FakeLambdaContext())
     texts += [str(refused.value), repr(refused.value.__cause__), repr(refused.value.__context__)]
     assert "password authentication failed" in str(refused.value)
@@ -90,7 +90,11 @@ def test_no_secret_appears_in_logs_errors_metrics_reports_or_state(
 
 def test_the_connection_strings_do_not_carry_the_password(stack: Any, stack_env: dict[str, str]) -> None:
     source = PostgresSource.from_params(
-        host=stack.pg.host, port=stack.pg.port, database=stack.pg.database, user=stack.pg.user, password=stack.pg.password
+        host=stack.pg.host,
+        port=stack.pg.port,
+        database=stack.pg.database,
+        user=stack.pg.user,
+        password=stack.pg.password,
     )
     with source.snapshot() as snapshot:
         dsn = snapshot._connection.dsn  # what psycopg2 shows of its connection string

@@ -50,9 +50,7 @@ def event(name: str, table: str, **changes: Any) -> dict[str, Any]:
 
 
 def invoke(handler: Any, request: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    result: dict[str, Any] = handler.lambda_handler(
-        request, context or FakeLambdaContext(function_name=FUNCTION)
-    )
+    result: dict[str, Any] = handler.lambda_handler(request, context or FakeLambdaContext(function_name=FUNCTION))
     return result
 
 
@@ -132,9 +130,7 @@ def test_a_live_lease_is_broken_only_with_force(stack: Any, handler: Any, table:
 
 @pytest.mark.parametrize("name", ["admin_set.json", "admin_reset.json", "admin_unlock.json"])
 @pytest.mark.parametrize("reason", [None, "", "   "])
-def test_a_mutating_action_without_a_reason_is_refused(
-    handler: Any, table: str, name: str, reason: str | None
-) -> None:
+def test_a_mutating_action_without_a_reason_is_refused(handler: Any, table: str, name: str, reason: str | None) -> None:
     request = _without(event(name, table), "reason")
     if reason is not None:
         request["reason"] = reason
@@ -180,15 +176,11 @@ def test_a_value_that_does_not_fit_the_column_type_is_refused(handler: Any, tabl
     ("context", "actor"),
     [
         (
-            FakeLambdaContext(
-                function_name=FUNCTION, client_context=SimpleNamespace(custom={"actor": "carol"})
-            ),
+            FakeLambdaContext(function_name=FUNCTION, client_context=SimpleNamespace(custom={"actor": "carol"})),
             "carol",
         ),
         (
-            FakeLambdaContext(
-                function_name=FUNCTION, identity=SimpleNamespace(cognito_identity_id="us-east-1:42")
-            ),
+            FakeLambdaContext(function_name=FUNCTION, identity=SimpleNamespace(cognito_identity_id="us-east-1:42")),
             "cognito:us-east-1:42",
         ),
         (

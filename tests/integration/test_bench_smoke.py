@@ -59,9 +59,7 @@ def test_every_path_reads_every_row_at_both_sizes(stack: LocalStack, pg_schema: 
     report = run_bench(stack, config, io.StringIO())
 
     main, large = report.scales
-    assert {path: [r.rows for r in runs] for path, runs in main.results.items()} == {
-        path: [ROWS] for path in PATHS
-    }
+    assert {path: [r.rows for r in runs] for path, runs in main.results.items()} == {path: [ROWS] for path in PATHS}
     assert {path: [r.rows for r in runs] for path, runs in large.results.items()} == {
         path: [2 * ROWS] for path in LARGE_PATHS
     }

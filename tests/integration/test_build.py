@@ -188,9 +188,7 @@ def test_replication_artifact_is_stripped_but_complete(arm64_build: Build) -> No
         "pyarrow/compute.py",
         "snowflake/connector/__init__.py",
     } <= names
-    assert [
-        n for n in names if "flight" in n.lower() or "libarrow_s3" in n or n.startswith("pyarrow/include/")
-    ] == []
+    assert [n for n in names if "flight" in n.lower() or "libarrow_s3" in n or n.startswith("pyarrow/include/")] == []
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -328,6 +326,4 @@ def test_two_builds_of_the_same_inputs_are_byte_identical(tmp_path: Path) -> Non
     )
 
     assert first[0]["sha256"] == second[0]["sha256"]
-    assert (tmp_path / "first" / "s3_cleanup.zip").read_bytes() == (
-        tmp_path / "second" / "s3_cleanup.zip"
-    ).read_bytes()
+    assert (tmp_path / "first" / "s3_cleanup.zip").read_bytes() == (tmp_path / "second" / "s3_cleanup.zip").read_bytes()

@@ -154,9 +154,7 @@ def _target_rows(stack: Any, sf_schema: str, table: str = "PEOPLE") -> list[dict
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def _target_columns(
-    stack: Any, sf_schema: str, table: str = "PEOPLE"
-) -> dict[str, tuple[str, int | None, str]]:
+def _target_columns(stack: Any, sf_schema: str, table: str = "PEOPLE") -> dict[str, tuple[str, int | None, str]]:
     """Column name -> (DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, IS_NULLABLE), in ordinal order."""
     _, rows = _sf_query(
         stack,
@@ -395,9 +393,7 @@ def test_include_without_the_key_still_carries_the_key(
     assert set(_target_columns(stack, sf_schema)) == {"ID", "EMAIL"}
 
 
-def test_exclude_leaves_columns_out(
-    stack: Any, stack_env: dict[str, str], people: str, sf_schema: str
-) -> None:
+def test_exclude_leaves_columns_out(stack: Any, stack_env: dict[str, str], people: str, sf_schema: str) -> None:
     _succeeded(_run(_options(people, sf_schema, exclude_columns=("ssn", "profile", "phone"))))
 
     assert list(_target_columns(stack, sf_schema)) == [
@@ -423,13 +419,9 @@ def test_incremental_bounds_and_null_counts_respect_the_filter(
     stack: Any, stack_env: dict[str, str], people: str, sf_schema: str
 ) -> None:
     # The largest versions belong to rows the filter leaves out; one NULL version on each side.
-    _pg_execute(
-        stack, f"UPDATE \"{people}\".people SET version = 100000 + id WHERE region = 'us' AND id > 590"
-    )
+    _pg_execute(stack, f"UPDATE \"{people}\".people SET version = 100000 + id WHERE region = 'us' AND id > 590")
     _pg_execute(stack, f'UPDATE "{people}".people SET version = NULL WHERE id IN (3, 4)')
-    options = _options(
-        people, sf_schema, mode=Mode.INCREMENTAL, incremental_column="version", where="region = 'eu'"
-    )
+    options = _options(people, sf_schema, mode=Mode.INCREMENTAL, incremental_column="version", where="region = 'eu'")
 
     first = _succeeded(_run(options))
 
@@ -559,9 +551,7 @@ PARSE_TIME_CASES = [
         "'month' or 'year'",
         id="truncate-to-week",
     ),
-    pytest.param(
-        {"masking": {"email": {"rule": "encrypt"}}}, "masking.email.rule", "'hash'", id="unknown-rule"
-    ),
+    pytest.param({"masking": {"email": {"rule": "encrypt"}}}, "masking.email.rule", "'hash'", id="unknown-rule"),
     pytest.param(
         {"masking": {"profile": {"rule": "redact_json_keys", "keys": []}}},
         "masking.profile",
@@ -588,9 +578,7 @@ CATALOG_CASES = [
         "leave out",
         id="mask-excluded",
     ),
-    pytest.param(
-        {"masking": {"id": {"rule": "hash"}}}, "masking", "key columns cannot be masked", id="mask-key"
-    ),
+    pytest.param({"masking": {"id": {"rule": "hash"}}}, "masking", "key columns cannot be masked", id="mask-key"),
     pytest.param(
         {"merge_keys": ["email"], "masking": {"email": {"rule": "hash"}}},
         "masking",

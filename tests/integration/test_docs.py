@@ -123,16 +123,12 @@ def read_markdown(path: Path, text: str | None = None) -> MarkdownFile:
         indent, fence = len(opening["indent"]), opening["fence"]
         body: list[str] = []
         end = index + 1
-        while end < len(lines) and not re.match(
-            rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$", lines[end]
-        ):
+        while end < len(lines) and not re.match(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$", lines[end]):
             body.append(lines[end][indent:] if lines[end][:indent].isspace() else lines[end].lstrip())
             end += 1
         marker = NOT_RUN_MARKER.match(last_line)
         blocks.append(
-            CodeBlock(
-                path, index + 1, opening["info"].lower(), tuple(body), marker["reason"] if marker else None
-            )
+            CodeBlock(path, index + 1, opening["info"].lower(), tuple(body), marker["reason"] if marker else None)
         )
         index = end + 1
         last_line = fence
@@ -281,9 +277,7 @@ def judge(command: Command, targets: set[str]) -> Verdict:
             if target not in targets:
                 return Verdict(False, f"{where}: the Makefile has no target {target!r}")
             if target not in MAKE_TARGETS_NOT_RUN:
-                return Verdict(
-                    False, f"{where}: decide whether `make {target}` runs here (MAKE_TARGETS_NOT_RUN)"
-                )
+                return Verdict(False, f"{where}: decide whether `make {target}` runs here (MAKE_TARGETS_NOT_RUN)")
         return Verdict(False)
     if command.program in CLI_PROGRAMS:
         try:
@@ -342,9 +336,7 @@ def run_in_repo(argv: list[str], env: dict[str, str]) -> subprocess.CompletedPro
 
 
 def failed_command(to_run: list[Command], stderr: str) -> Command | None:
-    started = [
-        int(line.removeprefix(COMMAND_MARK)) for line in stderr.splitlines() if line.startswith(COMMAND_MARK)
-    ]
+    started = [int(line.removeprefix(COMMAND_MARK)) for line in stderr.splitlines() if line.startswith(COMMAND_MARK)]
     return to_run[started[-1]] if started else None
 
 
@@ -415,10 +407,7 @@ def test_the_block_check_refuses_an_unmarked_foreign_command_and_a_missing_targe
 
 
 def test_a_heredoc_and_continuation_lines_make_one_command(tmp_path: Path) -> None:
-    text = (
-        "```bash\npsql <<'SQL'\nSELECT 1;\nSQL\n"
-        ".venv/bin/aurora-batch cleanup \\\n  --dry-run  # comment\n```\n"
-    )
+    text = "```bash\npsql <<'SQL'\nSELECT 1;\nSQL\n.venv/bin/aurora-batch cleanup \\\n  --dry-run  # comment\n```\n"
     (block,) = read_markdown(tmp_path / "doc.md", text).blocks
 
     found = commands(block)
@@ -487,9 +476,7 @@ def test_every_local_shell_example_works(stack_env: dict[str, str], sample_table
 
 def test_demo_equivalent_succeeds() -> None:
     """`make demo` is `make setup` then `aurora-batch demo`: run the latter, smaller."""
-    result = run_in_repo(
-        [str(VENV_BIN / "aurora-batch"), "demo", "--rows", str(SAMPLE_ROWS)], dict(os.environ)
-    )
+    result = run_in_repo([str(VENV_BIN / "aurora-batch"), "demo", "--rows", str(SAMPLE_ROWS)], dict(os.environ))
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "every table is equal on both sides" in result.stdout

@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg2
 import pytest
-
 from aurora_batch.adapters.state_store import StateStore
 from aurora_batch.config import TableOptions
 from aurora_batch.logic.replicate import Budget
+
 from tests.integration.test_loading import Source
 from tests.support.runs import make_runtime, replicate
 
@@ -52,7 +52,7 @@ def test_a_transaction_open_across_a_run_is_caught_by_the_next_run(items: Source
     # A writer starts a transaction (now() is fixed at its start) and commits only after the run.
     late = items.stack.pg_connect()
     late_cursor = late.cursor()
-    late_cursor.execute(f'INSERT INTO "{items.schema}".items VALUES (5001, \'late\', now())')
+    late_cursor.execute(f"INSERT INTO \"{items.schema}\".items VALUES (5001, 'late', now())")
     # Meanwhile other writers commit rows with later values.
     items.sql("INSERT INTO {t} VALUES (5002, 'early', clock_timestamp() + interval '1 second')")
 
@@ -80,7 +80,13 @@ def test_without_pg_stat_activity_the_run_warns_and_the_lookback_protects(items:
     client = hvac.Client(url=items.stack.vault_addr, token=items.stack.vault_token)
     client.secrets.kv.v2.create_or_update_secret(
         path="aurora/no-stats",
-        secret={"host": role.host, "port": role.port, "database": role.database, "user": role.user, "password": role.password},
+        secret={
+            "host": role.host,
+            "port": role.port,
+            "database": role.database,
+            "user": role.user,
+            "password": role.password,
+        },
     )
     report = replicate(_incremental(items, lookback_seconds=600), make_runtime(**services_env))
 
@@ -170,7 +176,9 @@ def test_a_lease_is_renewed_during_a_long_run(items: Source) -> None:
     from aurora_batch.logic.replicate import TableReplication
 
     services = runtime.services()
-    replication = TableReplication(items.options(batch_size=300), runtime.settings, services, clock=lambda: float(next(ticks)))
+    replication = TableReplication(
+        items.options(batch_size=300), runtime.settings, services, clock=lambda: float(next(ticks))
+    )
     renewals: list[float] = []
     renew = services.state.renew_lease
 

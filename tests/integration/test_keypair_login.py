@@ -65,9 +65,7 @@ def user(stack: Any) -> Iterator[KeyPairUser]:
 def orders(stack: Any, stack_env: dict[str, str], pg_schema: str, sf_schema: str) -> TableOptions:
     with stack.pg_connect() as connection, connection.cursor() as cursor:
         cursor.execute(f'CREATE TABLE "{pg_schema}".orders (id bigint PRIMARY KEY, note text)')
-        cursor.execute(
-            f"INSERT INTO \"{pg_schema}\".orders SELECT g, 'n' || g FROM generate_series(1, {ROWS}) g"
-        )
+        cursor.execute(f"INSERT INTO \"{pg_schema}\".orders SELECT g, 'n' || g FROM generate_series(1, {ROWS}) g")
         connection.commit()
     return TableOptions(schema_name=pg_schema, table_name="orders", target_schema=sf_schema)
 
@@ -76,9 +74,7 @@ def target_count(stack: Any, options: TableOptions) -> int:
     connection = stack.snowflake_connect()
     try:
         cursor = connection.cursor()
-        cursor.execute(
-            f'SELECT COUNT(*) FROM "{stack.snowflake_database}"."{options.target_schema}"."ORDERS"'
-        )
+        cursor.execute(f'SELECT COUNT(*) FROM "{stack.snowflake_database}"."{options.target_schema}"."ORDERS"')
         return int(cursor.fetchone()[0])
     finally:
         connection.close()
@@ -93,9 +89,7 @@ def assert_no_key_material(report: dict[str, Any], pair: KeyPair, *secret_texts:
         assert secret_text not in text
 
 
-@pytest.mark.parametrize(
-    "passphrase", [None, "correct horse battery staple"], ids=["unencrypted", "encrypted"]
-)
+@pytest.mark.parametrize("passphrase", [None, "correct horse battery staple"], ids=["unencrypted", "encrypted"])
 def test_a_replication_logs_in_with_a_registered_key_pair(
     stack: Any, user: KeyPairUser, orders: TableOptions, passphrase: str | None
 ) -> None:
@@ -130,15 +124,11 @@ def test_a_key_that_is_not_registered_fails_the_run_without_leaking_it(
     assert_no_key_material(report, registered)
 
 
-def test_a_wrong_passphrase_fails_naming_the_key_not_its_value(
-    user: KeyPairUser, orders: TableOptions
-) -> None:
+def test_a_wrong_passphrase_fails_naming_the_key_not_its_value(user: KeyPairUser, orders: TableOptions) -> None:
     pair = new_key_pair("the-right-passphrase")
     user.register(pair)
 
-    report = replicate(
-        orders, make_runtime(VAULT_SECRET_PATH_SNOWFLAKE=user.secret_path(pair, "a-wrong-passphrase"))
-    )
+    report = replicate(orders, make_runtime(VAULT_SECRET_PATH_SNOWFLAKE=user.secret_path(pair, "a-wrong-passphrase")))
 
     assert report["status"] == "failed"
     error = report["error"]

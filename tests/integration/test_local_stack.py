@@ -81,9 +81,7 @@ def test_stack_env_points_at_every_service(stack: LocalStack) -> None:
 
 def test_postgres_app_role_connects_with_its_password(stack: LocalStack) -> None:
     with contextlib.closing(stack.pg_connect()) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_user, current_database(), 1, pg_has_role('pg_read_all_stats', 'MEMBER')"
-        )
+        cursor.execute("SELECT current_user, current_database(), 1, pg_has_role('pg_read_all_stats', 'MEMBER')")
         assert cursor.fetchone() == ("aurora_batch", "appdb", 1, True)
         cursor.execute("SHOW server_version_num")
         (version,) = cursor.fetchone() or ("0",)
@@ -104,9 +102,7 @@ def test_second_role_reads_tables_but_not_other_sessions_queries(stack: LocalSta
         app.autocommit = True
         role = stack.create_pg_role(f"reader_{time.monotonic_ns()}")
         with app.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TABLE public.{table} (id int)"
-            )  # created after the role: default privileges
+            cursor.execute(f"CREATE TABLE public.{table} (id int)")  # created after the role: default privileges
             cursor.execute(f"INSERT INTO public.{table} VALUES (1), (2)")
         with contextlib.closing(psycopg2.connect(role.dsn)) as reader, reader.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM public.{table}")
@@ -233,8 +229,7 @@ def _column_facts(sf: Any, table: str) -> dict[str, tuple[Any, ...]]:
 
 def _table_comment(sf: Any, table: str) -> str | None:
     sf.execute(
-        "SELECT comment FROM information_schema.tables "
-        f"WHERE table_schema = 'PUBLIC' AND table_name = '{table}'"
+        f"SELECT comment FROM information_schema.tables WHERE table_schema = 'PUBLIC' AND table_name = '{table}'"
     )
     (comment,) = sf.fetchone()
     return comment  # type: ignore[no-any-return]
@@ -272,9 +267,7 @@ def test_shim_swap_with_a_missing_table_fails_and_changes_nothing(sf: Any, sf_ta
     assert _rows(sf, live) == [(7,)]
 
 
-def test_shim_swap_with_is_atomic_for_a_concurrent_reader(
-    stack: LocalStack, sf: Any, sf_table_prefix: str
-) -> None:
+def test_shim_swap_with_is_atomic_for_a_concurrent_reader(stack: LocalStack, sf: Any, sf_table_prefix: str) -> None:
     live, staged = f"{sf_table_prefix}_HOT", f"{sf_table_prefix}_HOT_NEXT"
     sf.execute(f"CREATE TABLE {live} AS SELECT range AS ID FROM range(100)")
     sf.execute(f"CREATE TABLE {staged} AS SELECT range AS ID FROM range(250)")
@@ -308,9 +301,7 @@ def test_shim_swap_with_is_atomic_for_a_concurrent_reader(
 
 def test_shim_clone_copies_structure_rows_and_comments(sf: Any, sf_table_prefix: str) -> None:
     source, copy = f"{sf_table_prefix}_SRC", f"{sf_table_prefix}_CLONE"
-    sf.execute(
-        f"CREATE TABLE {source} (ID INTEGER NOT NULL PRIMARY KEY, CODE VARCHAR(12), AMOUNT NUMBER(12,2))"
-    )
+    sf.execute(f"CREATE TABLE {source} (ID INTEGER NOT NULL PRIMARY KEY, CODE VARCHAR(12), AMOUNT NUMBER(12,2))")
     sf.execute(f"COMMENT ON COLUMN {source}.CODE IS 'the code'")
     sf.execute(f"COMMENT ON TABLE {source} IS 'source table'")
     sf.execute(f"INSERT INTO {source} VALUES (1, 'a', 1.50), (2, 'b', NULL)")
@@ -391,9 +382,7 @@ def test_shim_query_tag_is_recorded_per_session(stack: LocalStack, sf_table_pref
     }
 
 
-def test_shim_remove_deletes_only_the_matching_staged_files(
-    stack: LocalStack, sf: Any, sf_table_prefix: str
-) -> None:
+def test_shim_remove_deletes_only_the_matching_staged_files(stack: LocalStack, sf: Any, sf_table_prefix: str) -> None:
     s3 = aws_client(stack, "s3")
     run = f"public.remove_probe/{sf_table_prefix}"
     keys = [f"staging/{run}/part-0000{i}.parquet" for i in range(3)] + [f"staging/{run}/manifest.json"]
@@ -523,9 +512,7 @@ def stack_up_subprocess() -> Iterator[tuple[subprocess.Popen[str], dict[str, str
             elif logs := re.search(r"logs in (\S+);", line):
                 yield process, env, Path(logs[1]).parent
                 return
-        pytest.fail(
-            f"stack up printed no ready line; stderr: {process.stderr.read() if process.stderr else ''}"
-        )
+        pytest.fail(f"stack up printed no ready line; stderr: {process.stderr.read() if process.stderr else ''}")
     finally:
         if process.poll() is None:
             process.kill()
@@ -533,9 +520,7 @@ def stack_up_subprocess() -> Iterator[tuple[subprocess.Popen[str], dict[str, str
 
 
 def _ports(env: dict[str, str]) -> list[int]:
-    return [
-        int(env[name].rsplit(":", 1)[1]) for name in ("VAULT_ADDR", "SNOWFLAKE_ENDPOINT", "AWS_ENDPOINT_URL")
-    ]
+    return [int(env[name].rsplit(":", 1)[1]) for name in ("VAULT_ADDR", "SNOWFLAKE_ENDPOINT", "AWS_ENDPOINT_URL")]
 
 
 def test_stack_up_prints_the_environment_and_stops_cleanly_on_sigint() -> None:
@@ -575,7 +560,9 @@ def test_no_orphans_when_the_stack_owner_is_sigkilled() -> None:
     assert not root_dir.exists()
 
 
-def test_a_statement_the_emulator_cannot_run_fails_at_once_instead_of_being_retried(stack: LocalStack) -> None:
+def test_a_statement_the_emulator_cannot_run_fails_at_once_instead_of_being_retried(
+    stack: LocalStack,
+) -> None:
     # The production adapter retries server errors for minutes; the emulator answers as Snowflake does.
     from aurora_batch.adapters.snowflake import session_factory
     from aurora_batch.errors import LoadError

@@ -246,9 +246,7 @@ def test_advance_loses_to_a_concurrent_higher_watermark(
     )
     # 10 >= 5 when read, but 20 was written before our conditional write: it must not win.
     with pytest.raises(WatermarkConflictError):
-        StateStore(state_table, racing, clock=clock).advance_watermark(
-            lease, Watermark("10", "integer"), "id"
-        )
+        StateStore(state_table, racing, clock=clock).advance_watermark(lease, Watermark("10", "integer"), "id")
     assert racing.interleaved
     assert store.get(table).watermark == Watermark("20", "integer")
 
@@ -335,9 +333,7 @@ def test_record_run_sets_last_run_and_history_with_ttl(
 def test_history_is_bounded_keeping_the_newest(store: StateStore, table: str) -> None:
     runs = DEFAULT_MAX_RUN_HISTORY + 3
     for minute in range(runs):
-        store.record_run(
-            table, report(f"run-{minute:03d}", f"2024-01-01T00:{minute // 60:02d}:{minute % 60:02d}")
-        )
+        store.record_run(table, report(f"run-{minute:03d}", f"2024-01-01T00:{minute // 60:02d}:{minute % 60:02d}"))
     history = store.run_history(table, limit=1000)
     assert len(history) == DEFAULT_MAX_RUN_HISTORY
     assert [entry["run_id"] for entry in history] == [f"run-{m:03d}" for m in reversed(range(3, runs))]

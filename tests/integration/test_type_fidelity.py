@@ -4,20 +4,19 @@ PostgreSQL -> staged Parquet -> Snowflake (emulator), and every value is compare
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from aurora_batch.config import TableOptions, settings_from_env
 from aurora_batch.logic.invocation import run_table
 from aurora_batch.wiring import Runtime
 
 BIG_TEXT = "x" * (1 << 20) + "é"  # over 1 MB, ending in a multi-byte character
-TRICKY_TEXT = 'quote " comma , backslash \\ newline \n tab \t cr \r unicode ñ 漢字 emoji 🚀 apostrophe \''
+TRICKY_TEXT = "quote \" comma , backslash \\ newline \n tab \t cr \r unicode ñ 漢字 emoji 🚀 apostrophe '"
 
 DDL = """
 CREATE EXTENSION IF NOT EXISTS citext;
@@ -90,66 +89,185 @@ INSERT INTO {s}.every_type VALUES
 """
 
 COLUMNS = [
-    "ID", "C_SMALLINT", "C_INTEGER", "C_BIGINT", "C_NUMERIC", "C_NUMERIC38", "C_NUMERIC_U", "C_REAL", "C_DOUBLE",
-    "C_TEXT", "C_VARCHAR", "C_CHAR", "C_CITEXT", "C_BOOLEAN", "C_DATE", "C_TIMESTAMP", "C_TIMESTAMPTZ", "C_TIME",
-    "C_JSON", "C_JSONB", "C_INT_ARRAY", "C_TEXT_ARRAY", "C_UUID", "C_BYTEA", "C_INTERVAL", "C_INET", "C_CIDR",
-    "C_MACADDR", "C_MONEY", "C_XML", "C_ENUM", "C_DOMAIN", "C_RANGE", "C_TSVECTOR",
+    "ID",
+    "C_SMALLINT",
+    "C_INTEGER",
+    "C_BIGINT",
+    "C_NUMERIC",
+    "C_NUMERIC38",
+    "C_NUMERIC_U",
+    "C_REAL",
+    "C_DOUBLE",
+    "C_TEXT",
+    "C_VARCHAR",
+    "C_CHAR",
+    "C_CITEXT",
+    "C_BOOLEAN",
+    "C_DATE",
+    "C_TIMESTAMP",
+    "C_TIMESTAMPTZ",
+    "C_TIME",
+    "C_JSON",
+    "C_JSONB",
+    "C_INT_ARRAY",
+    "C_TEXT_ARRAY",
+    "C_UUID",
+    "C_BYTEA",
+    "C_INTERVAL",
+    "C_INET",
+    "C_CIDR",
+    "C_MACADDR",
+    "C_MONEY",
+    "C_XML",
+    "C_ENUM",
+    "C_DOMAIN",
+    "C_RANGE",
+    "C_TSVECTOR",
 ]
 
 FAR_TS = datetime(9999, 12, 31, 23, 59, 59, 999999)
 EXPECTED: dict[int, dict[str, Any]] = {
     1: {
-        "C_SMALLINT": 1, "C_INTEGER": 2, "C_BIGINT": 3, "C_NUMERIC": Decimal("1234567890.12"),
-        "C_NUMERIC38": Decimal("12345678901234567890.0123456789"), "C_NUMERIC_U": Decimal("3.141592653"),
-        "C_REAL": 1.5, "C_DOUBLE": 0.1, "C_TEXT": "plain", "C_VARCHAR": "varchar", "C_CHAR": "ab  ",
-        "C_CITEXT": "CaseLess", "C_BOOLEAN": True, "C_DATE": date(2024, 2, 29),
+        "C_SMALLINT": 1,
+        "C_INTEGER": 2,
+        "C_BIGINT": 3,
+        "C_NUMERIC": Decimal("1234567890.12"),
+        "C_NUMERIC38": Decimal("12345678901234567890.0123456789"),
+        "C_NUMERIC_U": Decimal("3.141592653"),
+        "C_REAL": 1.5,
+        "C_DOUBLE": 0.1,
+        "C_TEXT": "plain",
+        "C_VARCHAR": "varchar",
+        "C_CHAR": "ab  ",
+        "C_CITEXT": "CaseLess",
+        "C_BOOLEAN": True,
+        "C_DATE": date(2024, 2, 29),
         "C_TIMESTAMP": datetime(2024, 2, 29, 12, 34, 56, 123456),
-        "C_TIMESTAMPTZ": datetime(2024, 2, 29, 7, 4, 56, 654321, tzinfo=UTC), "C_TIME": time(23, 59, 59, 999999),
-        "C_JSON": {"a": [1, 2, {"b": None}], "c": "d"}, "C_JSONB": {"z": 1, "a": {"nested": True}},
-        "C_INT_ARRAY": [1, None, 3], "C_TEXT_ARRAY": ["x", "y,z", None],
-        "C_UUID": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "C_BYTEA": b"\xde\xad\xbe\xef\x00",
-        "C_INTERVAL": "P1Y2M3DT4H5M6.789S", "C_INET": "192.168.0.1/24", "C_CIDR": "10.0.0.0/8",
-        "C_MACADDR": "08:00:2b:01:02:03", "C_MONEY": "1234.56", "C_XML": "<a>x</a>", "C_ENUM": "happy",
-        "C_DOMAIN": 7, "C_RANGE": "[1,5)", "C_TSVECTOR": "'cat' 'fat'",
+        "C_TIMESTAMPTZ": datetime(2024, 2, 29, 7, 4, 56, 654321, tzinfo=UTC),
+        "C_TIME": time(23, 59, 59, 999999),
+        "C_JSON": {"a": [1, 2, {"b": None}], "c": "d"},
+        "C_JSONB": {"z": 1, "a": {"nested": True}},
+        "C_INT_ARRAY": [1, None, 3],
+        "C_TEXT_ARRAY": ["x", "y,z", None],
+        "C_UUID": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "C_BYTEA": b"\xde\xad\xbe\xef\x00",
+        "C_INTERVAL": "P1Y2M3DT4H5M6.789S",
+        "C_INET": "192.168.0.1/24",
+        "C_CIDR": "10.0.0.0/8",
+        "C_MACADDR": "08:00:2b:01:02:03",
+        "C_MONEY": "1234.56",
+        "C_XML": "<a>x</a>",
+        "C_ENUM": "happy",
+        "C_DOMAIN": 7,
+        "C_RANGE": "[1,5)",
+        "C_TSVECTOR": "'cat' 'fat'",
     },
     2: {name: None for name in COLUMNS[1:]},
     3: {
-        "C_SMALLINT": -32768, "C_INTEGER": -2147483648, "C_BIGINT": -9223372036854775808,
-        "C_NUMERIC": Decimal("-9999999999.99"), "C_NUMERIC38": Decimal("-99999999999999999999.9999999999"),
-        "C_NUMERIC_U": Decimal("-0.000000001"), "C_REAL": math.nan, "C_DOUBLE": math.inf, "C_TEXT": "",
-        "C_VARCHAR": "", "C_CHAR": "    ", "C_CITEXT": "", "C_BOOLEAN": False,
+        "C_SMALLINT": -32768,
+        "C_INTEGER": -2147483648,
+        "C_BIGINT": -9223372036854775808,
+        "C_NUMERIC": Decimal("-9999999999.99"),
+        "C_NUMERIC38": Decimal("-99999999999999999999.9999999999"),
+        "C_NUMERIC_U": Decimal("-0.000000001"),
+        "C_REAL": math.nan,
+        "C_DOUBLE": math.inf,
+        "C_TEXT": "",
+        "C_VARCHAR": "",
+        "C_CHAR": "    ",
+        "C_CITEXT": "",
+        "C_BOOLEAN": False,
         # +-infinity and out-of-range values are clamped to the documented sentinels, and counted
-        "C_DATE": date(9999, 12, 31), "C_TIMESTAMP": datetime(1, 1, 1),
-        "C_TIMESTAMPTZ": FAR_TS.replace(tzinfo=UTC), "C_TIME": time(0, 0),
-        "C_JSON": [], "C_JSONB": {}, "C_INT_ARRAY": [], "C_TEXT_ARRAY": [],
-        "C_UUID": "00000000-0000-0000-0000-000000000000", "C_BYTEA": b"", "C_INTERVAL": "P-1D",
-        "C_INET": "::1", "C_CIDR": "::/0", "C_MACADDR": "00:00:00:00:00:00", "C_MONEY": "-0.01", "C_XML": "",
-        "C_ENUM": "sad", "C_DOMAIN": 1, "C_RANGE": "empty", "C_TSVECTOR": "",
+        "C_DATE": date(9999, 12, 31),
+        "C_TIMESTAMP": datetime(1, 1, 1),
+        "C_TIMESTAMPTZ": FAR_TS.replace(tzinfo=UTC),
+        "C_TIME": time(0, 0),
+        "C_JSON": [],
+        "C_JSONB": {},
+        "C_INT_ARRAY": [],
+        "C_TEXT_ARRAY": [],
+        "C_UUID": "00000000-0000-0000-0000-000000000000",
+        "C_BYTEA": b"",
+        "C_INTERVAL": "P-1D",
+        "C_INET": "::1",
+        "C_CIDR": "::/0",
+        "C_MACADDR": "00:00:00:00:00:00",
+        "C_MONEY": "-0.01",
+        "C_XML": "",
+        "C_ENUM": "sad",
+        "C_DOMAIN": 1,
+        "C_RANGE": "empty",
+        "C_TSVECTOR": "",
     },
     4: {
-        "C_SMALLINT": 32767, "C_INTEGER": 2147483647, "C_BIGINT": 9223372036854775807,
-        "C_NUMERIC": Decimal("9999999999.99"), "C_NUMERIC38": Decimal("99999999999999999999.9999999999"),
-        "C_NUMERIC_U": Decimal("99999999999999999999.123456789"), "C_REAL": -math.inf, "C_DOUBLE": -math.inf,
-        "C_TEXT": BIG_TEXT, "C_VARCHAR": TRICKY_TEXT[:20], "C_CHAR": "ñ🚀  ", "C_CITEXT": "ÄÖ", "C_BOOLEAN": True,
-        "C_DATE": date(1, 1, 1), "C_TIMESTAMP": datetime(1970, 1, 1),
-        "C_TIMESTAMPTZ": datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "C_TIME": time(12, 0),
-        "C_JSON": "just a string", "C_JSONB": [1, "two", 3.5e10, None, True], "C_INT_ARRAY": [-1, 0],
-        "C_TEXT_ARRAY": ['with "quote"', "back\\slash"], "C_UUID": "ffffffff-ffff-ffff-ffff-ffffffffffff",
-        "C_BYTEA": b"\x00\xff\x00\xff", "C_INTERVAL": "P1Y", "C_INET": "2001:db8::1", "C_CIDR": "2001:db8::/32",
-        "C_MACADDR": "ff:ff:ff:ff:ff:ff", "C_MONEY": "92233720368547758.07", "C_XML": "<r/>",  # PostgreSQL's own output drops a plain 1.0 declaration
-       
-        "C_ENUM": "happy", "C_DOMAIN": 2147483647, "C_RANGE": "(,)", "C_TSVECTOR": "'a':1 'b':2",
+        "C_SMALLINT": 32767,
+        "C_INTEGER": 2147483647,
+        "C_BIGINT": 9223372036854775807,
+        "C_NUMERIC": Decimal("9999999999.99"),
+        "C_NUMERIC38": Decimal("99999999999999999999.9999999999"),
+        "C_NUMERIC_U": Decimal("99999999999999999999.123456789"),
+        "C_REAL": -math.inf,
+        "C_DOUBLE": -math.inf,
+        "C_TEXT": BIG_TEXT,
+        "C_VARCHAR": TRICKY_TEXT[:20],
+        "C_CHAR": "ñ🚀  ",
+        "C_CITEXT": "ÄÖ",
+        "C_BOOLEAN": True,
+        "C_DATE": date(1, 1, 1),
+        "C_TIMESTAMP": datetime(1970, 1, 1),
+        "C_TIMESTAMPTZ": datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        "C_TIME": time(12, 0),
+        "C_JSON": "just a string",
+        "C_JSONB": [1, "two", 3.5e10, None, True],
+        "C_INT_ARRAY": [-1, 0],
+        "C_TEXT_ARRAY": ['with "quote"', "back\\slash"],
+        "C_UUID": "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "C_BYTEA": b"\x00\xff\x00\xff",
+        "C_INTERVAL": "P1Y",
+        "C_INET": "2001:db8::1",
+        "C_CIDR": "2001:db8::/32",
+        "C_MACADDR": "ff:ff:ff:ff:ff:ff",
+        "C_MONEY": "92233720368547758.07",
+        "C_XML": "<r/>",  # PostgreSQL's own output drops a plain 1.0 declaration
+        "C_ENUM": "happy",
+        "C_DOMAIN": 2147483647,
+        "C_RANGE": "(,)",
+        "C_TSVECTOR": "'a':1 'b':2",
     },
     5: {
-        "C_SMALLINT": 0, "C_INTEGER": 0, "C_BIGINT": 0, "C_NUMERIC": Decimal("0.00"),
-        "C_NUMERIC38": Decimal("0E-10"), "C_NUMERIC_U": Decimal("0"), "C_REAL": -0.0, "C_DOUBLE": 1e-300,
-        "C_TEXT": TRICKY_TEXT, "C_VARCHAR": "x", "C_CHAR": "y   ", "C_CITEXT": "z", "C_BOOLEAN": False,
-        "C_DATE": date(1999, 12, 31), "C_TIMESTAMP": datetime(2000, 1, 1, 0, 0, 0, 1),
-        "C_TIMESTAMPTZ": datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC), "C_TIME": time(0, 0, 0, 1),
-        "C_JSON": None, "C_JSONB": None, "C_INT_ARRAY": [], "C_TEXT_ARRAY": [""],
-        "C_UUID": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12", "C_BYTEA": b"\n\r\t", "C_INTERVAL": "PT0S",
-        "C_INET": "0.0.0.0", "C_CIDR": "0.0.0.0/0", "C_MACADDR": "01:02:03:04:05:06", "C_MONEY": "0.00",
-        "C_XML": "<x/>", "C_ENUM": "sad", "C_DOMAIN": 5, "C_RANGE": "[2,4)", "C_TSVECTOR": "",
+        "C_SMALLINT": 0,
+        "C_INTEGER": 0,
+        "C_BIGINT": 0,
+        "C_NUMERIC": Decimal("0.00"),
+        "C_NUMERIC38": Decimal("0E-10"),
+        "C_NUMERIC_U": Decimal("0"),
+        "C_REAL": -0.0,
+        "C_DOUBLE": 1e-300,
+        "C_TEXT": TRICKY_TEXT,
+        "C_VARCHAR": "x",
+        "C_CHAR": "y   ",
+        "C_CITEXT": "z",
+        "C_BOOLEAN": False,
+        "C_DATE": date(1999, 12, 31),
+        "C_TIMESTAMP": datetime(2000, 1, 1, 0, 0, 0, 1),
+        "C_TIMESTAMPTZ": datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        "C_TIME": time(0, 0, 0, 1),
+        "C_JSON": None,
+        "C_JSONB": None,
+        "C_INT_ARRAY": [],
+        "C_TEXT_ARRAY": [""],
+        "C_UUID": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12",
+        "C_BYTEA": b"\n\r\t",
+        "C_INTERVAL": "PT0S",
+        "C_INET": "0.0.0.0",  # noqa: S104 - a value, not a bind address
+        "C_CIDR": "0.0.0.0/0",
+        "C_MACADDR": "01:02:03:04:05:06",
+        "C_MONEY": "0.00",
+        "C_XML": "<x/>",
+        "C_ENUM": "sad",
+        "C_DOMAIN": 5,
+        "C_RANGE": "[2,4)",
+        "C_TSVECTOR": "",
     },
 }
 SEMI_STRUCTURED = {"C_JSON", "C_JSONB", "C_INT_ARRAY", "C_TEXT_ARRAY"}
@@ -170,7 +288,7 @@ def _normalise(column: str, value: Any) -> Any:
 def _same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, float) and math.isnan(expected):
         return isinstance(actual, float) and math.isnan(actual)
-    return bool(expected == actual and type(expected) is type(actual) or expected == actual)
+    return bool((expected == actual and type(expected) is type(actual)) or expected == actual)
 
 
 @pytest.fixture
@@ -182,8 +300,11 @@ def every_type_table(stack: Any, pg_schema: str) -> str:
             cursor.execute(DDL.format(s=schema))
             cursor.execute(f"ALTER TABLE {schema}.every_type OWNER TO {stack.pg.user}")
             cursor.execute(
-                INSERT.format(s=schema).replace("%(", "%%(").replace("%%(big)s", "%(big)s")
-                .replace("%%(tricky)s", "%(tricky)s").replace("%%(tricky_short)s", "%(tricky_short)s"),
+                INSERT.format(s=schema)
+                .replace("%(", "%%(")
+                .replace("%%(big)s", "%(big)s")
+                .replace("%%(tricky)s", "%(tricky)s")
+                .replace("%%(tricky_short)s", "%(tricky_short)s"),
                 {"big": BIG_TEXT, "tricky": TRICKY_TEXT, "tricky_short": TRICKY_TEXT[:20]},
             )
         admin.commit()
@@ -239,7 +360,11 @@ def test_every_type_round_trips_exactly(
 
 @pytest.mark.parametrize(
     ("value", "why"),
-    [("1.0000000001", "ten fractional digits"), ("123456789012345678901234567890", "thirty integer digits"), ("NaN", "NaN")],
+    [
+        ("1.0000000001", "ten fractional digits"),
+        ("123456789012345678901234567890", "thirty integer digits"),
+        ("NaN", "NaN"),
+    ],
 )
 def test_an_unconstrained_numeric_that_does_not_fit_fails_naming_table_column_and_key(
     stack: Any, stack_env: dict[str, str], pg_schema: str, sf_schema: str, value: str, why: str
@@ -251,7 +376,8 @@ def test_an_unconstrained_numeric_that_does_not_fit_fails_naming_table_column_an
         connection.commit()
 
     report = run_table(
-        TableOptions(schema_name=pg_schema, table_name="amounts", target_schema=sf_schema), Runtime(settings_from_env())
+        TableOptions(schema_name=pg_schema, table_name="amounts", target_schema=sf_schema),
+        Runtime(settings_from_env()),
     ).to_dict()
 
     assert report["status"] == "failed", why

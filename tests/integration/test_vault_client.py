@@ -174,9 +174,7 @@ def assert_leaks_nothing(exc: BaseException, *secret_values: str) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def test_token_auth_reads_kv_v2_secrets_raw_and_typed(
-    vault: VaultEndpoint, root: hvac.Client, prefix: str
-) -> None:
+def test_token_auth_reads_kv_v2_secrets_raw_and_typed(vault: VaultEndpoint, root: hvac.Client, prefix: str) -> None:
     aurora_path, snowflake_path = f"{prefix}/aurora/connection", f"{prefix}/snowflake/credentials"
     put_v2(root, aurora_path, aurora_data(sslmode="require"))
     put_v2(root, snowflake_path, snowflake_data())
@@ -202,9 +200,7 @@ def test_token_auth_reads_kv_v2_secrets_raw_and_typed(
 def test_reads_a_kv_v1_mount(vault: VaultEndpoint, root: hvac.Client) -> None:
     mount = f"kv1-{uuid.uuid4().hex[:10]}"
     root.sys.enable_secrets_engine("kv", path=mount, options={"version": "1"})
-    root.secrets.kv.v1.create_or_update_secret(
-        path="aurora/connection", secret=aurora_data(), mount_point=mount
-    )
+    root.secrets.kv.v1.create_or_update_secret(path="aurora/connection", secret=aurora_data(), mount_point=mount)
     token = token_with_policy(root, read_policy(f"{mount}/aurora/connection"))
 
     client = VaultClient(vault.addr, auth=TokenAuth(Secret(token)))
@@ -218,17 +214,13 @@ def test_a_pinned_kv_version_replaces_detection(vault: VaultEndpoint, root: hvac
     root.secrets.kv.v1.create_or_update_secret(path="app/db", secret={"value": "v1"}, mount_point=mount)
     auth = TokenAuth(Secret(vault.root_token))
 
-    assert VaultClient(vault.addr, auth=auth, kv_versions={mount: 1}).read_secret(f"{mount}/app/db") == {
-        "value": "v1"
-    }
+    assert VaultClient(vault.addr, auth=auth, kv_versions={mount: 1}).read_secret(f"{mount}/app/db") == {"value": "v1"}
     # Pinned wrongly, the client reads the v2 API path, which does not exist on a v1 mount.
     with pytest.raises(VaultSecretNotFoundError):
         VaultClient(vault.addr, auth=auth, kv_versions={mount: 2}).read_secret(f"{mount}/app/db")
 
 
-def test_replication_policy_file_reads_both_secrets_and_nothing_else(
-    vault: VaultEndpoint, root: hvac.Client
-) -> None:
+def test_replication_policy_file_reads_both_secrets_and_nothing_else(vault: VaultEndpoint, root: hvac.Client) -> None:
     # The policy file names the `secret/` mount; moved onto a private kv-v2 mount it must behave
     # the same, without the test writing to the stack's real secrets.
     mount = f"kv2-{uuid.uuid4().hex[:10]}"
@@ -254,9 +246,7 @@ def test_secrets_are_served_from_the_cache_until_the_ttl_passes(
     path = f"{prefix}/cached"
     put_v2(root, path, {"value": "first"})
     clock = FakeClock()
-    client = VaultClient(
-        vault.addr, auth=TokenAuth(Secret(vault.root_token)), cache_ttl_seconds=300, clock=clock
-    )
+    client = VaultClient(vault.addr, auth=TokenAuth(Secret(vault.root_token)), cache_ttl_seconds=300, clock=clock)
 
     assert client.read_secret(path) == {"value": "first"}
     put_v2(root, path, {"value": "second"})
@@ -281,9 +271,7 @@ def test_a_cached_secret_cannot_be_changed_through_a_returned_copy(
     assert client.read_secret(path) == {"value": "first"}
 
 
-def test_a_secret_of_wrong_shape_is_read_again_once_fixed(
-    vault: VaultEndpoint, root: hvac.Client, prefix: str
-) -> None:
+def test_a_secret_of_wrong_shape_is_read_again_once_fixed(vault: VaultEndpoint, root: hvac.Client, prefix: str) -> None:
     path = f"{prefix}/aurora/connection"
     put_v2(root, path, aurora_data(port="five"))
     client = VaultClient(vault.addr, auth=TokenAuth(Secret(vault.root_token)), clock=FakeClock())
@@ -337,9 +325,7 @@ def approle(vault: VaultEndpoint, root: hvac.Client, prefix: str) -> tuple[AppRo
     return AppRoleLogin(mount=mount, role=role_id, secret_id=secret_id), path
 
 
-def login_client(
-    vault: VaultEndpoint, login: LoginMethod, clock: FakeClock
-) -> tuple[VaultClient, hvac.Client]:
+def login_client(vault: VaultEndpoint, login: LoginMethod, clock: FakeClock) -> tuple[VaultClient, hvac.Client]:
     hvac_client = hvac.Client(url=vault.addr, token="")
     client = VaultClient(
         vault.addr,
@@ -560,9 +546,7 @@ def assumed_role(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AssumedRo
     try:
         service.wait_ready(SERVER_START_SECONDS)
         endpoint = f"http://{LOOPBACK}:{service.port}"
-        admin = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        )
+        admin = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
         role = admin.client("iam", endpoint_url=endpoint).create_role(
             RoleName="aurora-batch-replication", AssumeRolePolicyDocument="{}"
         )["Role"]
@@ -590,10 +574,7 @@ def send_like_vault(payload: dict[str, Any], sts_endpoint: str) -> requests.Resp
     """What Vault's aws auth method does with a login: decode the signed request and send it to
     its configured STS endpoint, keeping the client's path and its signed Host header."""
     url = urlsplit(base64.b64decode(payload["iam_request_url"]).decode())
-    headers = {
-        name: values[0]
-        for name, values in json.loads(base64.b64decode(payload["iam_request_headers"])).items()
-    }
+    headers = {name: values[0] for name, values in json.loads(base64.b64decode(payload["iam_request_headers"])).items()}
     with requests.Session() as session:
         session.trust_env = False
         return session.request(
@@ -613,14 +594,10 @@ def caller_identity(response: requests.Response) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("signed_for", ["local-endpoint", "public-endpoint"])
-def test_signed_login_is_accepted_by_an_sts_that_checks_signatures(
-    assumed_role: AssumedRole, signed_for: str
-) -> None:
+def test_signed_login_is_accepted_by_an_sts_that_checks_signatures(assumed_role: AssumedRole, signed_for: str) -> None:
     # "public-endpoint": the Lambda signs for sts.amazonaws.com and Vault's sts_endpoint override
     # sends it elsewhere with the signed Host header, as in production behind a VPC endpoint.
-    sts_url = (
-        f"{assumed_role.sts_endpoint}/" if signed_for == "local-endpoint" else "https://sts.amazonaws.com/"
-    )
+    sts_url = f"{assumed_role.sts_endpoint}/" if signed_for == "local-endpoint" else "https://sts.amazonaws.com/"
     auth = AwsIamAuth(
         role="replication",
         sts_url=sts_url,

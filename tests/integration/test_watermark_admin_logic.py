@@ -129,9 +129,7 @@ def test_set_writes_the_value_and_an_audit_record(
     store: StateStore, clock: ManualClock, table: str, client: Any, state_table: str
 ) -> None:
     with_watermark(store, table, "2024-03-01 00:00:00", "timestamp")
-    result = admin(
-        store, clock, action="set", table=table, value="2024-02-01 12:30:00.000001", reason="replay Feb"
-    )
+    result = admin(store, clock, action="set", table=table, value="2024-02-01 12:30:00.000001", reason="replay Feb")
     state = store.get(table)
     assert state.watermark == Watermark("2024-02-01T12:30:00.000001", "timestamp")  # backwards is allowed
     assert result["changed"] is True
@@ -156,9 +154,7 @@ def test_set_writes_the_value_and_an_audit_record(
     assert int(audit_items[0]["expires_at"]["N"]) == int(clock.now + DEFAULT_AUDIT_RETENTION_SECONDS)
 
 
-def test_set_checks_the_value_against_the_stored_type(
-    store: StateStore, clock: ManualClock, table: str
-) -> None:
+def test_set_checks_the_value_against_the_stored_type(store: StateStore, clock: ManualClock, table: str) -> None:
     with_watermark(store, table, "100", "integer", column="id")
     with pytest.raises(ConfigError) as refused:
         admin(store, clock, action="set", table=table, value="2024-01-01", reason="r")
@@ -177,9 +173,7 @@ def test_set_on_a_new_table_needs_type_and_column(store: StateStore, clock: Manu
     with pytest.raises(ConfigError) as no_column:
         admin(store, clock, action="set", table=table, value="2024-01-01", type="date", reason="r")
     assert no_column.value.fields["field"] == "column"
-    result = admin(
-        store, clock, action="set", table=table, value="2024-01-01", type="date", column="day", reason="r"
-    )
+    result = admin(store, clock, action="set", table=table, value="2024-01-01", type="date", column="day", reason="r")
     assert result["new"] == {"watermark": "2024-01-01", "watermark_type": "date", "watermark_column": "day"}
     state = store.get(table)
     assert (state.watermark, state.watermark_column) == (Watermark("2024-01-01", "date"), "day")
@@ -202,9 +196,7 @@ def test_set_into_the_future_needs_force(
     with pytest.raises(ConfigError, match="future") as refused:
         admin(store, clock, action="set", table=table, value=ahead, reason="r")
     assert refused.value.fields["field"] == "value"
-    admin(
-        store, clock, action="set", table=table, value=written_as(kind, now), reason="now is not the future"
-    )
+    admin(store, clock, action="set", table=table, value=written_as(kind, now), reason="now is not the future")
     admin(store, clock, action="set", table=table, value=ahead, reason="r", force=True)
     assert store.get(table).watermark == Watermark(ahead, kind)
 
@@ -315,9 +307,7 @@ def test_reset_makes_the_next_run_a_full_reload(store: StateStore, clock: Manual
     assert store.get(table).full_reload_requested is False
 
 
-def test_unlock_breaks_only_an_expired_lease_unless_forced(
-    store: StateStore, clock: ManualClock, table: str
-) -> None:
+def test_unlock_breaks_only_an_expired_lease_unless_forced(store: StateStore, clock: ManualClock, table: str) -> None:
     live = store.acquire_lease(table, "run-live", TTL)
     with pytest.raises(LeaseActiveError, match="force") as refused:
         admin(store, clock, action="unlock", table=table, reason="stuck?")
@@ -353,9 +343,7 @@ def test_a_concurrent_change_cancels_both_the_change_and_its_audit(
     )
     audit = AuditRecord(actor=ACTOR, action="set", reason="r", at=datetime.fromtimestamp(clock.now, UTC))
     with pytest.raises(WatermarkConflictError):
-        StateStore(state_table, racing, clock=clock).admin_set_watermark(
-            table, Watermark("1", "integer"), None, audit
-        )
+        StateStore(state_table, racing, clock=clock).admin_set_watermark(table, Watermark("1", "integer"), None, audit)
     assert racing.interleaved
     assert store.get(table).watermark == Watermark("11", "integer")
     assert store.audit_log(table) == []

@@ -54,9 +54,7 @@ def live_stage(live: LiveSnowflake) -> LiveStage:
 
     session = boto3.session.Session()
     if session.get_credentials() is None:
-        pytest.skip(
-            "no AWS credentials in the default chain: the stage tests write to the stage's S3 location"
-        )
+        pytest.skip("no AWS credentials in the default chain: the stage tests write to the stage's S3 location")
     database, schema, stage = parts
     snowflake = live.connect("PUBLIC", "aurora-batch:live-tests:stage")
     try:

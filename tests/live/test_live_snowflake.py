@@ -37,9 +37,7 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 Row = dict[str, Any]
 
 
-def _row(
-    key: int, note: str, doc: str | None, tags: str | None, raw: str | None, second: int, amount: str
-) -> Row:
+def _row(key: int, note: str, doc: str | None, tags: str | None, raw: str | None, second: int, amount: str) -> Row:
     return {
         "ID": key,
         "NOTE": note,
@@ -167,9 +165,7 @@ def insert_rows(run: Recorder, table: str, rows: Sequence[Row]) -> None:
         )
 
 
-def test_every_loader_statement_runs_on_snowflake(
-    recorder: Recorder, live: LiveSnowflake, live_schema: str
-) -> None:
+def test_every_loader_statement_runs_on_snowflake(recorder: Recorder, live: LiveSnowflake, live_schema: str) -> None:
     statements = LoaderStatements(sample_target(live.database, live_schema), stage="NO.STAGE.NEEDED")
     target, run = statements.target, recorder
 
@@ -221,9 +217,7 @@ def test_every_loader_statement_runs_on_snowflake(
     assert not_run == []
 
 
-def _stage_rows(
-    sinks: S3SinkFactory, run_path: str, rows: Sequence[Row], file_format: str
-) -> list[StagedPart]:
+def _stage_rows(sinks: S3SinkFactory, run_path: str, rows: Sequence[Row], file_format: str) -> list[StagedPart]:
     """Stage rows the way a run does: the product's Stager, multipart-uploaded to the stage's location."""
     stager = Stager(sinks, run_path, STAGED_SCHEMA, file_format=file_format)
     stager.write(pa.RecordBatch.from_pylist(list(rows), schema=STAGED_SCHEMA))
@@ -260,9 +254,7 @@ def test_copy_into_loads_exactly_the_staged_files(
 
 
 @pytest.fixture
-def live_runtime(
-    stack: Any, live: LiveSnowflake, live_schema: str, live_stage: LiveStage
-) -> Iterator[Runtime]:
+def live_runtime(stack: Any, live: LiveSnowflake, live_schema: str, live_stage: LiveStage) -> Iterator[Runtime]:
     """The product's runtime with the local stack's PostgreSQL, OpenBao and DynamoDB, and the
     real Snowflake account and S3 stage location."""
     vault = TestSecrets(stack)
@@ -337,9 +329,7 @@ def test_a_replication_lands_in_snowflake_end_to_end(
         assert first["status"] == "succeeded", first["error"]
         same_as_source()
 
-        source(
-            "UPDATE {t} SET amount = amount + 1, updated_at = updated_at + interval '1 day' WHERE id <= 10"
-        )
+        source("UPDATE {t} SET amount = amount + 1, updated_at = updated_at + interval '1 day' WHERE id <= 10")
         source(
             "INSERT INTO {t} SELECT g, 'us', 2, NULL, NULL, timestamptz '2024-02-01 00:00:00+00' "
             "FROM generate_series(501, 505) g"

@@ -33,9 +33,7 @@ class KeyPair:
 def new_key_pair(passphrase: str | None = None) -> KeyPair:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase.encode())
-        if passphrase
-        else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
     )
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     public_der = key.public_key().public_bytes(

@@ -61,9 +61,7 @@ class FakeLambdaService:
         )
         return {"StatusCode": 202 if InvocationType == "Event" else 200}
 
-    def drain(
-        self, handler: Callable[[dict[str, Any], Any], Any], context_factory: Callable[[], Any]
-    ) -> list[Any]:
+    def drain(self, handler: Callable[[dict[str, Any], Any], Any], context_factory: Callable[[], Any]) -> list[Any]:
         """Deliver queued events to the handler, as the Lambda service would, until none are left."""
         results = []
         while self.invocations:

@@ -21,9 +21,7 @@ def sample_target(database: str = "ANALYTICS", schema: str = "PUBLIC") -> Target
         schema=schema,
         name="ORDERS",
         columns=(
-            TargetColumn(
-                "ID", "id", "NUMBER(19,0)", "NUMBER(19,0)", "{col}", nullable=False, comment="the key"
-            ),
+            TargetColumn("ID", "id", "NUMBER(19,0)", "NUMBER(19,0)", "{col}", nullable=False, comment="the key"),
             TargetColumn("NOTE", "note", "VARCHAR(40)", "VARCHAR(40)", "{col}", comment="it's quoted"),
             TargetColumn("DOC", "doc", "VARIANT", "VARCHAR", "PARSE_JSON({col})"),
             TargetColumn("TAGS", "tags", "ARRAY", "VARCHAR", "PARSE_JSON({col})"),

@@ -22,9 +22,7 @@ class TestSecrets:
 
     def write(self, name: str, secret: Mapping[str, str]) -> str:
         sub_path = f"tests/{name}-{secrets.token_hex(6)}"
-        self._client.secrets.kv.v2.create_or_update_secret(
-            path=sub_path, secret=dict(secret), mount_point=MOUNT
-        )
+        self._client.secrets.kv.v2.create_or_update_secret(path=sub_path, secret=dict(secret), mount_point=MOUNT)
         self._sub_paths.append(sub_path)
         return f"{MOUNT}/{sub_path}"
 

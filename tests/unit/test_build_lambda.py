@@ -37,9 +37,7 @@ def test_requirements_are_pinned_like_the_project_constraints(function: str) -> 
     pins = build_lambda.read_pins(REPO_ROOT / "services" / function / "requirements.txt")
     project = constraints()
     assert pins
-    mismatched = {
-        name: (version, project.get(name)) for name, version in pins.items() if project.get(name) != version
-    }
+    mismatched = {name: (version, project.get(name)) for name, version in pins.items() if project.get(name) != version}
     assert mismatched == {}
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from aurora_batch.config import settings_from_env, tables_for_event
 from aurora_batch.errors import ConfigError
 from aurora_batch.model import Mode
@@ -49,7 +48,9 @@ def test_env_then_event_then_table_settings_override_each_other() -> None:
 
 def test_tables_accepts_a_list_or_a_map() -> None:
     as_map = settings(TABLES='{"sales.a": {}, "sales.b": {"mode": "full"}}')
-    as_list = settings(TABLES='[{"schema_name": "sales", "table_name": "a"}, {"schema_name": "sales", "table_name": "b"}]')
+    as_list = settings(
+        TABLES='[{"schema_name": "sales", "table_name": "a"}, {"schema_name": "sales", "table_name": "b"}]'
+    )
     assert [t.ref.qualified for t in tables_for_event(as_map, {})] == ["sales.a", "sales.b"]
     assert [t.ref.qualified for t in tables_for_event(as_list, {})] == ["sales.a", "sales.b"]
 

@@ -78,13 +78,9 @@ def test_redact_removes_nested_keys_and_keeps_every_other_value_exactly() -> Non
         '{"a": 0.1000000000000000055, "big": 12345678901234567890123, "secret": 1, "é": "ü", '
         '"n": {"secret": [1], "b": [{"secret": 2, "c": 1e400}]}}'
     )
-    redacted = _redact(("secret",))(
-        pa.array([text, None, '[{"secret": 1}, 2.50]'], pa.large_string())
-    ).to_pylist()
+    redacted = _redact(("secret",))(pa.array([text, None, '[{"secret": 1}, 2.50]'], pa.large_string())).to_pylist()
 
-    expected = (
-        '{"a": 0.1000000000000000055, "big": 12345678901234567890123, "é": "ü", "n": {"b": [{"c": 1e400}]}}'
-    )
+    expected = '{"a": 0.1000000000000000055, "big": 12345678901234567890123, "é": "ü", "n": {"b": [{"c": 1e400}]}}'
     assert redacted[0] == expected
     assert redacted[1] is None
     assert redacted[2] == "[{}, 2.50]"
@@ -128,9 +124,7 @@ def test_the_hook_pulls_batches_one_at_a_time() -> None:
     assert [b.column(0)[0].as_py() for b in output] == [1, 2]
 
 
-@pytest.mark.parametrize(
-    "upstream", [ValueConversionError("bad value", column="amount"), ExtractError("stream broke")]
-)
+@pytest.mark.parametrize("upstream", [ValueConversionError("bad value", column="amount"), ExtractError("stream broke")])
 def test_an_extract_error_passes_through_the_hook_as_itself(upstream: Exception) -> None:
     def source() -> Iterator[pa.RecordBatch]:
         yield from _batches(1)
@@ -182,9 +176,7 @@ def test_a_hook_must_yield_record_batches() -> None:
         list(_pipeline(hook).apply(_batches(1)))
 
 
-def test_a_hook_module_that_fails_to_import_is_a_config_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_hook_module_that_fails_to_import_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "broken_hooks_for_test.py").write_text("raise RuntimeError('missing setting')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
 

@@ -50,9 +50,7 @@ def test_redactor_hides_every_secret_and_longest_first() -> None:
 
 def test_log_of_a_child_holding_a_secret_is_redacted(tmp_path: Path) -> None:
     log_path = tmp_path / "child.log"
-    child = python_child(
-        "talker", "print('Root Token: s3cr3t-value; done')", log_path, secrets=["s3cr3t-value"]
-    )
+    child = python_child("talker", "print('Root Token: s3cr3t-value; done')", log_path, secrets=["s3cr3t-value"])
 
     assert child.popen.wait(timeout=DEADLINE_SECONDS) == 0
 
@@ -90,8 +88,7 @@ def test_a_child_that_exits_early_is_restarted_on_another_port(tmp_path: Path) -
         if len(attempts) == 1:
             return python_child("flaky", "raise SystemExit('address already in use')", tmp_path / "f.log")
         serve = (
-            "import http.server as h; "
-            f"h.HTTPServer(('127.0.0.1', {port}), h.BaseHTTPRequestHandler).serve_forever()"
+            f"import http.server as h; h.HTTPServer(('127.0.0.1', {port}), h.BaseHTTPRequestHandler).serve_forever()"
         )
         return python_child("flaky", serve, tmp_path / "f.log")
 

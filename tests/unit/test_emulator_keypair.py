@@ -68,9 +68,7 @@ def signed_token(pair: KeyPair, **overrides: Any) -> str:
     return jwt.encode(claims_for(pair, **overrides), pair.private_key, algorithm="RS256")
 
 
-def refused(
-    token: str, keys: UserPublicKeys, *, account: str = ACCOUNT, user: str = USER
-) -> EmulatorLoginError:
+def refused(token: str, keys: UserPublicKeys, *, account: str = ACCOUNT, user: str = USER) -> EmulatorLoginError:
     with pytest.raises(EmulatorLoginError) as caught:
         verify_keypair_jwt(token, account=account, user=user, keys=keys)
     error = caught.value
@@ -80,9 +78,7 @@ def refused(
     return error
 
 
-def test_the_connectors_token_for_a_registered_key_is_accepted(
-    registered: KeyPair, keys: UserPublicKeys
-) -> None:
+def test_the_connectors_token_for_a_registered_key_is_accepted(registered: KeyPair, keys: UserPublicKeys) -> None:
     verify_keypair_jwt(connector_token(registered), account=ACCOUNT, user=USER, keys=keys)
 
 
@@ -91,9 +87,7 @@ def test_login_names_and_accounts_are_case_insensitive(registered: KeyPair, keys
     verify_keypair_jwt(token, account="Aurora-Batch-Local", user="Svc_Loader", keys=keys)
 
 
-def test_the_second_key_slot_allows_rotation(
-    registered: KeyPair, other: KeyPair, keys: UserPublicKeys
-) -> None:
+def test_the_second_key_slot_allows_rotation(registered: KeyPair, other: KeyPair, keys: UserPublicKeys) -> None:
     refused(connector_token(other), keys)
 
     keys.set("svc_loader", "RSA_PUBLIC_KEY_2", other.public_der)

@@ -137,8 +137,7 @@ def test_every_expression_refers_to_something_declared(pipeline: dict[str, Any])
             consumer
             for consumer, _, found in ci_lint.harness_steps({"pipeline": pipeline})
             if any(
-                f".{stage_id}.spec.execution.steps.{step_id}.output.outputVariables.{variable}>"
-                in str(v["value"])
+                f".{stage_id}.spec.execution.steps.{step_id}.output.outputVariables.{variable}>" in str(v["value"])
                 for v in found["spec"].get("environmentVariables", [])
             )
         ]
@@ -256,30 +255,24 @@ def versions(kind: str, values: dict[str, str]) -> dict[str, str]:
 def test_rollback_points_live_back_at_each_recorded_version(pipeline: dict[str, Any], tmp_path: Path) -> None:
     recorded = {"replication": "7", "s3_cleanup": "3", "watermark_admin": "12"}
 
-    outcome = run_script(
-        tmp_path, script(pipeline, "rollback", "restore_live_alias"), versions("PREVIOUS", recorded)
-    )
+    outcome = run_script(tmp_path, script(pipeline, "rollback", "restore_live_alias"), versions("PREVIOUS", recorded))
 
     assert outcome.returncode == 0, outcome.stderr
     updates = outcome.calls_to("lambda update-alias")
-    assert [
-        (option(c, "--function-name"), option(c, "--name"), option(c, "--function-version")) for c in updates
-    ] == [(f"{PREFIX}-{FUNCTIONS[function]}", "live", version) for function, version in recorded.items()]
+    assert [(option(c, "--function-name"), option(c, "--name"), option(c, "--function-version")) for c in updates] == [
+        (f"{PREFIX}-{FUNCTIONS[function]}", "live", version) for function, version in recorded.items()
+    ]
     assert {option(c, "--routing-config") for c in updates} == {"AdditionalVersionWeights={}"}
 
 
-def test_rollback_skips_functions_whose_version_was_never_recorded(
-    pipeline: dict[str, Any], tmp_path: Path
-) -> None:
+def test_rollback_skips_functions_whose_version_was_never_recorded(pipeline: dict[str, Any], tmp_path: Path) -> None:
     # A failure before record_live_versions leaves its outputs unresolved.
     environment = versions("PREVIOUS", {"replication": "7", "s3_cleanup": "null", "watermark_admin": ""})
 
     outcome = run_script(tmp_path, script(pipeline, "rollback", "restore_live_alias"), environment)
 
     assert outcome.returncode == 0, outcome.stderr
-    assert [option(c, "--function-name") for c in outcome.calls_to("lambda update-alias")] == [
-        f"{PREFIX}-replication"
-    ]
+    assert [option(c, "--function-name") for c in outcome.calls_to("lambda update-alias")] == [f"{PREFIX}-replication"]
     assert f"{PREFIX}-s3-cleanup: no recorded version" in outcome.stdout
 
 
@@ -383,9 +376,7 @@ def test_smoke_invokes_each_new_version(pipeline: dict[str, Any], tmp_path: Path
         f"lambda invoke {PREFIX}-replication": {"stdout": "204\tNone\n"},
     }
 
-    outcome = run_script(
-        tmp_path, script(pipeline, "smoke_test", "invoke_new_versions"), SMOKE_ENVIRONMENT, responses
-    )
+    outcome = run_script(tmp_path, script(pipeline, "smoke_test", "invoke_new_versions"), SMOKE_ENVIRONMENT, responses)
 
     assert outcome.returncode == 0, outcome.stderr
     invokes = outcome.calls_to("lambda invoke")
@@ -412,14 +403,10 @@ def test_smoke_invokes_each_new_version(pipeline: dict[str, Any], tmp_path: Path
         {"exit": 255},
     ],
 )
-def test_smoke_fails_on_a_function_error(
-    pipeline: dict[str, Any], tmp_path: Path, failing: dict[str, Any]
-) -> None:
+def test_smoke_fails_on_a_function_error(pipeline: dict[str, Any], tmp_path: Path, failing: dict[str, Any]) -> None:
     responses = {"lambda invoke": {"stdout": "200\tNone\n"}, f"lambda invoke {PREFIX}-s3-cleanup": failing}
 
-    outcome = run_script(
-        tmp_path, script(pipeline, "smoke_test", "invoke_new_versions"), SMOKE_ENVIRONMENT, responses
-    )
+    outcome = run_script(tmp_path, script(pipeline, "smoke_test", "invoke_new_versions"), SMOKE_ENVIRONMENT, responses)
 
     assert outcome.returncode != 0
     assert len(outcome.calls_to("lambda invoke")) == 2  # stops at the first failure
@@ -466,9 +453,7 @@ def test_bake_stops_at_the_first_error_of_a_new_version(pipeline: dict[str, Any]
 
 
 @pytest.mark.parametrize("minutes", ["0", "121"])
-def test_bake_refuses_an_out_of_range_duration(
-    pipeline: dict[str, Any], tmp_path: Path, minutes: str
-) -> None:
+def test_bake_refuses_an_out_of_range_duration(pipeline: dict[str, Any], tmp_path: Path, minutes: str) -> None:
     environment = {"BAKE_MINUTES": minutes, **versions("NEW", dict.fromkeys(FUNCTIONS, "9"))}
 
     outcome = run_script(tmp_path, script(pipeline, "smoke_test", "bake_and_promote"), environment)

@@ -26,9 +26,7 @@ def test_every_shim_is_documented_and_has_examples() -> None:
         assert shim.emulates.split()[0].upper() in {"ALTER", "CREATE", "COMMENT", "REMOVE", "GRANT"}
 
 
-@pytest.mark.parametrize(
-    ("shim", "example"), EXAMPLES, ids=[f"{s.name}:{i}" for i, (s, _) in enumerate(EXAMPLES)]
-)
+@pytest.mark.parametrize(("shim", "example"), EXAMPLES, ids=[f"{s.name}:{i}" for i, (s, _) in enumerate(EXAMPLES)])
 def test_shimmed_statement_is_snowflake_sql_and_routed_to_its_shim(shim: Shim, example: str) -> None:
     parsed = sqlglot.parse_one(example, read="snowflake")
 

@@ -111,9 +111,7 @@ def test_evolution_adds_a_missing_column_with_its_comment() -> None:
         ("DOC", _existing("DOC", "TEXT")),
     ],
 )
-def test_an_incompatible_change_is_rejected_naming_table_and_column(
-    column: str, existing: sql.ExistingColumn
-) -> None:
+def test_an_incompatible_change_is_rejected_naming_table_and_column(column: str, existing: sql.ExistingColumn) -> None:
     others = [_existing(c.name, "VARIANT") for c in TARGET.columns if c.name != column]
     with pytest.raises(TargetSchemaError) as caught:
         sql.evolution_statements(TARGET, [*others[:0], existing])
@@ -122,9 +120,7 @@ def test_an_incompatible_change_is_rejected_naming_table_and_column(
 
 
 def test_a_narrower_source_number_fits_without_change() -> None:
-    target = TargetTable(
-        "D", "S", "T", (TargetColumn("N", "n", "NUMBER(10,2)", "NUMBER(10,2)", "{col}"),), ()
-    )
+    target = TargetTable("D", "S", "T", (TargetColumn("N", "n", "NUMBER(10,2)", "NUMBER(10,2)", "{col}"),), ())
     assert sql.evolution_statements(target, [_existing("N", "NUMBER", precision=12, scale=4)]) == []
 
 
@@ -163,7 +159,5 @@ def test_aggregate_mismatch_names_what_differs() -> None:
     expected = {"count": 3, "min(ID)": 1, "sum(MixedCase)": Decimal("10.50")}
     sql.compare_aggregates(expected, (3, 1, Decimal("10.50")), SPECS, where="target", table="t", run_id="r")
     with pytest.raises(ValidationError) as caught:
-        sql.compare_aggregates(
-            expected, (3, 1, Decimal("10.49")), SPECS, where="target", table="t", run_id="r"
-        )
+        sql.compare_aggregates(expected, (3, 1, Decimal("10.49")), SPECS, where="target", table="t", run_id="r")
     assert caught.value.fields["check"] == "sum(MixedCase)"

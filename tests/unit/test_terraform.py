@@ -147,9 +147,7 @@ def test_module_has_the_standard_files(module: str) -> None:
     directory = MODULES_DIR / module
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
         assert (directory / name).is_file(), f"modules/{module} lacks {name}"
-    assert (directory / "tests" / f"{module}.tftest.hcl").is_file(), (
-        f"modules/{module} lacks its terraform test"
-    )
+    assert (directory / "tests" / f"{module}.tftest.hcl").is_file(), f"modules/{module} lacks its terraform test"
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -175,12 +173,8 @@ def test_module_main_resource_is_named_this(module: str) -> None:
 def test_variables_have_type_and_description(directory: Path) -> None:
     for name, body in blocks(directory, "variable").items():
         assert body.get("type"), f"{directory.name}: variable {name} has no type"
-        assert str(body.get("description", "")).strip(), (
-            f"{directory.name}: variable {name} has no description"
-        )
-        assert "any" not in re.findall(r"\b\w+\b", str(body["type"])), (
-            f"{directory.name}: {name} is typed any"
-        )
+        assert str(body.get("description", "")).strip(), f"{directory.name}: variable {name} has no description"
+        assert "any" not in re.findall(r"\b\w+\b", str(body["type"])), f"{directory.name}: {name} is typed any"
 
 
 @pytest.mark.parametrize("directory", CONFIG_DIRS, ids=lambda path: str(path.relative_to(ROOT)))
@@ -189,9 +183,7 @@ def test_closed_set_variables_are_validated(directory: Path) -> None:
     variables = blocks(directory, "variable")
     for name, body in variables.items():
         if name in closed:
-            assert body.get("validation"), (
-                f"{directory.name}: variable {name} takes a closed set but has no validation"
-            )
+            assert body.get("validation"), f"{directory.name}: variable {name} takes a closed set but has no validation"
 
 
 @pytest.mark.parametrize("directory", CONFIG_DIRS, ids=lambda path: str(path.relative_to(ROOT)))
@@ -226,9 +218,7 @@ def test_declarations_are_used(directory: Path) -> None:
     for name in locals_of(directory):
         assert re.search(rf"\blocal\.{name}\b", text), f"{directory.name}: local {name} is never used"
     for type_name, name in typed_blocks(directory, "data"):
-        assert re.search(rf"\bdata\.{type_name}\.{name}\b", text), (
-            f"{directory.name}: data {type_name}.{name} unused"
-        )
+        assert re.search(rf"\bdata\.{type_name}\.{name}\b", text), f"{directory.name}: data {type_name}.{name} unused"
 
 
 def test_module_calls_are_local_and_known() -> None:
@@ -261,9 +251,7 @@ def test_referenced_module_outputs_exist() -> None:
         for call, output in reference.findall(source_text(directory)):
             assert call in calls, f"{directory.name}: module.{call} is not declared"
             called = (directory / calls[call]["source"]).resolve()
-            assert output in blocks(called, "output"), (
-                f"{directory.name}: module.{call}.{output} does not exist"
-            )
+            assert output in blocks(called, "output"), f"{directory.name}: module.{call}.{output} does not exist"
             checked += 1
     assert checked > 30
 
@@ -340,10 +328,7 @@ def test_environments_set_their_own_sizes_schedules_and_thresholds() -> None:
         "schedule_expression",
         "staleness_threshold_seconds",
     ):
-        defaults = [
-            blocks(ENVIRONMENTS_DIR / environment, "variable")[name]["default"]
-            for environment in ENVIRONMENTS
-        ]
+        defaults = [blocks(ENVIRONMENTS_DIR / environment, "variable")[name]["default"] for environment in ENVIRONMENTS]
         assert len(set(defaults)) == len(ENVIRONMENTS), f"{name} is the same in every environment: {defaults}"
 
 
@@ -364,9 +349,7 @@ def test_replication_environment_covers_the_application_contract() -> None:
         assert "VAULT_TOKEN" not in text
         # Alarms match metrics on their full dimension set, service included.
         assert set(re.findall(r'POWERTOOLS_SERVICE_NAME\s*=\s*"([^"]+)"', text)) == {observability.SERVICE}
-        assert set(re.findall(r'POWERTOOLS_METRICS_NAMESPACE\s*=\s*"([^"]+)"', text)) == {
-            observability.NAMESPACE
-        }
+        assert set(re.findall(r'POWERTOOLS_METRICS_NAMESPACE\s*=\s*"([^"]+)"', text)) == {observability.NAMESPACE}
         assert "metrics_service_name       = local.common_environment.POWERTOOLS_SERVICE_NAME" in text
     monitoring = blocks(MODULES_DIR / "monitoring", "variable")
     assert monitoring["metrics_namespace"]["default"] == observability.NAMESPACE
@@ -381,9 +364,7 @@ def test_functions_use_the_service_handlers() -> None:
     variables = blocks(MODULES_DIR / "lambda_function", "variable")
     assert variables["runtime"]["default"] == "python3.12"
     assert variables["architecture"]["default"] == "arm64"
-    lifecycle = typed_blocks(MODULES_DIR / "lambda_function", "resource")[("aws_lambda_function", "this")][
-        "lifecycle"
-    ]
+    lifecycle = typed_blocks(MODULES_DIR / "lambda_function", "resource")[("aws_lambda_function", "this")]["lifecycle"]
     assert {"s3_key", "s3_object_version", "source_code_hash"} <= set(lifecycle[0]["ignore_changes"])
 
 
@@ -403,9 +384,7 @@ def test_state_table_matches_the_application_key_schema() -> None:
     key_schema = {"HASH": resolve(table["hash_key"]), "RANGE": resolve(table["range_key"])}
     assert key_schema == {item["KeyType"]: item["AttributeName"] for item in state_schema.KEY_SCHEMA}
     attributes = {(resolve(attribute["name"]), attribute["type"]) for attribute in table["attribute"]}
-    assert attributes == {
-        (item["AttributeName"], item["AttributeType"]) for item in state_schema.ATTRIBUTE_DEFINITIONS
-    }
+    assert attributes == {(item["AttributeName"], item["AttributeType"]) for item in state_schema.ATTRIBUTE_DEFINITIONS}
 
 
 def object_attributes(type_expression: str) -> dict[str, str]:
@@ -456,9 +435,7 @@ def test_scheduling_tables_carry_every_table_option() -> None:
     from_key = {"schema_name", "table_name"}
     text = source_text(directory)
     for position, name in enumerate(("schema_name", "table_name")):
-        assert re.search(rf'\b{name}\s*=\s*split\("\.", key\)\[{position}\]', text), (
-            f"{name} is not taken from the key"
-        )
+        assert re.search(rf'\b{name}\s*=\s*split\("\.", key\)\[{position}\]', text), f"{name} is not taken from the key"
     options = set(TableOptions.model_fields) - {"last_value"}
     for name in options:
         assert name in attributes or name in from_key, f"tables lacks the option {name}"

@@ -216,9 +216,7 @@ def decoded_login(payload: dict[str, Any]) -> tuple[str, dict[str, str], str]:
     return url, headers, body
 
 
-def sigv4_signature(
-    headers: dict[str, str], body: str, signed: list[str], secret_key: str, scope: str
-) -> str:
+def sigv4_signature(headers: dict[str, str], body: str, signed: list[str], secret_key: str, scope: str) -> str:
     """SigV4 for a POST to `/` with no query string, written from the AWS spec, not botocore."""
     by_name = {name.lower(): value for name, value in headers.items()}
     canonical_headers = "".join(f"{name}:{' '.join(by_name[name].split())}\n" for name in signed)
@@ -292,9 +290,7 @@ def test_iam_login_payload_defaults_to_vaults_global_sts_endpoint_without_server
 )
 def test_iam_login_is_signed_for_the_region_its_sts_url_names(sts_url: str, region: str) -> None:
     assert sts_region_of(sts_url) == region
-    payload = signed_iam_login_payload(
-        Credentials(ACCESS_KEY, SECRET_KEY), role="replication", sts_url=sts_url
-    )
+    payload = signed_iam_login_payload(Credentials(ACCESS_KEY, SECRET_KEY), role="replication", sts_url=sts_url)
     _, headers, _ = decoded_login(payload)
     assert f"/{region}/sts/aws4_request" in headers["Authorization"]
 
@@ -327,9 +323,7 @@ def test_iam_login_uses_the_injected_sessions_credentials() -> None:
 def test_iam_login_without_aws_credentials_is_a_login_error() -> None:
     no_credentials = botocore.session.Session()
     no_credentials.register_component("credential_provider", CredentialResolver(providers=[]))
-    auth = AwsIamAuth(
-        role="replication", mount="aws-prod", session=boto3.Session(botocore_session=no_credentials)
-    )
+    auth = AwsIamAuth(role="replication", mount="aws-prod", session=boto3.Session(botocore_session=no_credentials))
 
     with pytest.raises(VaultLoginError) as caught:
         auth.login_payload()
@@ -340,9 +334,7 @@ def test_iam_login_without_aws_credentials_is_a_login_error() -> None:
 
 
 def test_role_means_iam_login() -> None:
-    auth = vault_auth(
-        token=None, role="replication", aws_mount="aws-prod", server_id_header="vault.example.com"
-    )
+    auth = vault_auth(token=None, role="replication", aws_mount="aws-prod", server_id_header="vault.example.com")
 
     assert isinstance(auth, AwsIamAuth)
     assert (auth.role, auth.mount, auth.server_id_header) == ("replication", "aws-prod", "vault.example.com")

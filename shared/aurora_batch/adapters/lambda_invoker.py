@@ -29,6 +29,6 @@ class LambdaInvoker:
 
 
 def make_lambda_client(endpoint_url: str | None, region: str) -> Any:
-    import boto3  # noqa: PLC0415
+    import boto3
 
     return boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)

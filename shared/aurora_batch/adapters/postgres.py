@@ -17,7 +17,12 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from aurora_batch.errors import ExtractError, SourceConnectionError, SourceQueryError, SourceTableNotFoundError
+from aurora_batch.errors import (
+    ExtractError,
+    SourceConnectionError,
+    SourceQueryError,
+    SourceTableNotFoundError,
+)
 from aurora_batch.model import SourceColumn, SourceTable, TableRef
 
 logger = logging.getLogger(__name__)
@@ -179,12 +184,11 @@ class Snapshot:
             exc = failure[0]
             if isinstance(exc, psycopg2.Error) and (exc.pgcode or "")[:2] in _PERMANENT_SQLSTATE_CLASSES:
                 raise SourceQueryError(
-                    f"PostgreSQL rejected the extract query: {(exc.pgerror or str(exc)).strip()}", sqlstate=exc.pgcode
+                    f"PostgreSQL rejected the extract query: {(exc.pgerror or str(exc)).strip()}",
+                    sqlstate=exc.pgcode,
                 ) from exc
             if isinstance(exc, psycopg2.Error):
-                raise ExtractError(
-                    f"COPY failed: {exc.pgerror or exc}".strip(), sqlstate=exc.pgcode
-                ) from exc
+                raise ExtractError(f"COPY failed: {exc.pgerror or exc}".strip(), sqlstate=exc.pgcode) from exc
             raise ExtractError(f"COPY failed: {type(exc).__name__}") from exc
 
 

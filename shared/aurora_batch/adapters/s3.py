@@ -6,6 +6,7 @@ is injected so tests and the local stack can point it at moto.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from collections.abc import Iterator
@@ -109,7 +110,10 @@ class MultipartUpload(io.RawIOBase):
             try:
                 done = [p.result() for p in parts]
                 self._client.complete_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": done}
+                    Bucket=self._bucket,
+                    Key=self._key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": done},
                 )
             except Exception as exc:
                 self.abort()
@@ -119,10 +123,9 @@ class MultipartUpload(io.RawIOBase):
         return self._pool.submit(finish)
 
     def abort(self) -> None:
-        try:
+        # Best effort: the bucket's lifecycle rule aborts stale uploads too.
+        with contextlib.suppress(Exception):
             self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
-        except Exception:  # noqa: S110 - best effort; the bucket lifecycle aborts stale uploads too
-            pass
 
 
 class S3Staging:
@@ -166,7 +169,9 @@ class S3Staging:
             errors = answer.get("Errors", [])
             if errors:
                 raise StagingError(
-                    "some staged objects could not be deleted", bucket=self.bucket, first_key=errors[0].get("Key")
+                    "some staged objects could not be deleted",
+                    bucket=self.bucket,
+                    first_key=errors[0].get("Key"),
                 )
             deleted += len(batch)
         return deleted
@@ -197,6 +202,6 @@ class S3Staging:
 
 
 def make_s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
-    import boto3  # noqa: PLC0415 - adapters build their own clients lazily
+    import boto3
 
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)

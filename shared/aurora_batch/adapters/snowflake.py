@@ -46,12 +46,10 @@ def parse_endpoint(endpoint: str) -> Endpoint:
 
 def private_key_der(pem: str, passphrase: str | None) -> bytes:
     """Decrypt a PEM private key into the DER bytes the connector's key-pair login takes."""
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - only for key-pair logins
+    from cryptography.hazmat.primitives import serialization
 
     try:
-        key = serialization.load_pem_private_key(
-            pem.encode(), password=passphrase.encode() if passphrase else None
-        )
+        key = serialization.load_pem_private_key(pem.encode(), password=passphrase.encode() if passphrase else None)
     except (ValueError, TypeError) as exc:
         # The message from cryptography never includes key material.
         raise PermanentError(

@@ -118,9 +118,7 @@ class TableState:
     lease_token: str | None = field(default=None, repr=False)
 
     def lease_live(self, now: float) -> bool:
-        return (
-            self.lease_token is not None and self.lease_expires_at is not None and self.lease_expires_at > now
-        )
+        return self.lease_token is not None and self.lease_expires_at is not None and self.lease_expires_at > now
 
     @classmethod
     def empty(cls, table: str) -> TableState:
@@ -203,9 +201,7 @@ def _epoch_of(value: Any, *, name: str, default: float) -> float:
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError as exc:
-        raise ConfigError(
-            f"{name} must be an ISO timestamp or epoch seconds", field=name, value=value
-        ) from exc
+        raise ConfigError(f"{name} must be an ISO timestamp or epoch seconds", field=name, value=value) from exc
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
@@ -264,9 +260,7 @@ class StateStore:
         max_run_history: int = DEFAULT_MAX_RUN_HISTORY,
     ) -> None:
         if max_run_history < 1:
-            raise ConfigError(
-                "max_run_history must be at least 1", field="max_run_history", value=max_run_history
-            )
+            raise ConfigError("max_run_history must be at least 1", field="max_run_history", value=max_run_history)
         self.table_name = table_name
         self._client = dynamodb_client
         self._clock = clock
@@ -279,16 +273,12 @@ class StateStore:
     def get(self, table: str) -> TableState:
         """The table's state; a table never seen has an empty state with version 0."""
         qualified = _qualified(table)
-        response = self._call(
-            "get_item", qualified, Key=self._key(qualified, STATE_SORT_KEY), ConsistentRead=True
-        )
+        response = self._call("get_item", qualified, Key=self._key(qualified, STATE_SORT_KEY), ConsistentRead=True)
         return self._state_from_item(qualified, response.get("Item"))
 
     def run_history(self, table: str, limit: int = 20) -> list[dict[str, Any]]:
         """The latest run reports, newest first."""
-        return [
-            item["report"] for item in self._query(_qualified(table), RUN_PREFIX, limit, newest_first=True)
-        ]
+        return [item["report"] for item in self._query(_qualified(table), RUN_PREFIX, limit, newest_first=True)]
 
     def audit_log(self, table: str, limit: int = 50) -> list[dict[str, Any]]:
         """The latest admin changes, newest first."""
@@ -455,9 +445,7 @@ class StateStore:
             "report": dict(run_report),
             TTL_ATTRIBUTE: int(now + self._run_retention_seconds),
         }
-        self._call(
-            "put_item", qualified, Item={name: _serialize(value) for name, value in history_item.items()}
-        )
+        self._call("put_item", qualified, Item={name: _serialize(value) for name, value in history_item.items()})
         if run_report.get("status") != RunStatus.LOCKED:
             request = self._update_request(
                 qualified,
@@ -658,9 +646,7 @@ class StateStore:
             request["ConditionExpression"] = condition
         return request
 
-    def _query(
-        self, table: str, prefix: str, limit: int | None, *, newest_first: bool
-    ) -> Iterator[dict[str, Any]]:
+    def _query(self, table: str, prefix: str, limit: int | None, *, newest_first: bool) -> Iterator[dict[str, Any]]:
         """Items of one table whose sort key starts with `prefix`, deserialized, paginated."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
@@ -790,6 +776,6 @@ def _attribute_changes(before: TableState, after: TableState) -> tuple[dict[str,
 
 
 def make_dynamodb_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
-    import boto3  # noqa: PLC0415 - adapters build their own clients lazily
+    import boto3
 
     return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)

@@ -139,9 +139,7 @@ class AwsIamAuth:
                 reason=type(exc).__name__,
             ) from exc
         if frozen is None:
-            raise VaultLoginError(
-                "no AWS credentials found for the Vault IAM login", role=self.role, mount=self.mount
-            )
+            raise VaultLoginError("no AWS credentials found for the Vault IAM login", role=self.role, mount=self.mount)
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
@@ -259,9 +257,7 @@ class VaultClient:
         self._auth = auth
         # token="" keeps hvac from picking up VAULT_TOKEN or ~/.vault-token by itself.
         self._client = (
-            client
-            if client is not None
-            else hvac.Client(url=addr, token="", timeout=timeout_seconds, verify=verify)
+            client if client is not None else hvac.Client(url=addr, token="", timeout=timeout_seconds, verify=verify)
         )
         self._cache_ttl = cache_ttl_seconds
         self._renew_threshold = token_renew_threshold_seconds
@@ -331,9 +327,7 @@ class VaultClient:
         if body is None:
             raise VaultSecretNotFoundError("no secret at the path (deleted or destroyed)", path=path)
         if not isinstance(body, dict):
-            raise VaultSecretShapeError(
-                "the secret is not a key/value map", path=path, got=type(body).__name__
-            )
+            raise VaultSecretShapeError("the secret is not a key/value map", path=path, got=type(body).__name__)
         return body
 
     def _locate(self, path: str) -> _KvLocation:
@@ -344,9 +338,7 @@ class VaultClient:
         if first in self._kv_versions:
             location = _KvLocation(mount=first, relative_path=rest, version=self._kv_versions[first])
         else:
-            response = self._call(
-                lambda: self._client.adapter.get(f"/v1/sys/internal/ui/mounts/{path}"), path=path
-            )
+            response = self._call(lambda: self._client.adapter.get(f"/v1/sys/internal/ui/mounts/{path}"), path=path)
             location = _location_from_mount_info(response, path)
         self._locations[path] = location
         return location
@@ -369,9 +361,7 @@ class VaultClient:
         if isinstance(self._auth, TokenAuth):
             # A given token cannot be replaced: warn once and go on; if it has expired, the read
             # fails as permission denied, which names the path.
-            LOG.warning(
-                "the Vault token expires soon and cannot be renewed", extra={"vault_addr": self._addr}
-            )
+            LOG.warning("the Vault token expires soon and cannot be renewed", extra={"vault_addr": self._addr})
             self._token_expires_at = None
             return False
         self._login(path)
@@ -437,9 +427,7 @@ class VaultClient:
 
     # --- errors ----------------------------------------------------------------------------
 
-    def _call(
-        self, operation: Callable[[], _T], *, path: str | None = None, login: LoginMethod | None = None
-    ) -> _T:
+    def _call(self, operation: Callable[[], _T], *, path: str | None = None, login: LoginMethod | None = None) -> _T:
         """Run one hvac call and turn its failure into one of our errors.
 
         The error is raised after the `except` blocks on purpose, so that neither `__cause__`
@@ -518,9 +506,7 @@ def _location_from_mount_info(response: Any, path: str) -> _KvLocation:
     mount = str(info.get("path") or path.partition("/")[0]).strip("/")
     engine = info.get("type")
     if engine not in ("kv", "generic"):
-        raise VaultRequestError(
-            "the path is not on a KV secrets engine", path=path, mount=mount, engine=engine
-        )
+        raise VaultRequestError("the path is not on a KV secrets engine", path=path, mount=mount, engine=engine)
     relative_path = path[len(mount) :].strip("/") if path.startswith(mount + "/") else ""
     if not relative_path:
         raise ConfigError("the Vault secret path names only a mount", field="path", value=path)

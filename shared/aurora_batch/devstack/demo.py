@@ -59,7 +59,9 @@ SELECT g,
        initcap(md5(g::text)) || E' O''Brien, "Jr."',
        round((random() * 10000)::numeric, 2),
        timestamptz '2023-01-01 00:00:00+00' + (g * interval '37 seconds'),
-       CASE WHEN g % 5 = 0 THEN NULL ELSE jsonb_build_object('lang', 'en', 'tags', jsonb_build_array('a', g % 7), 'note', E'line1\\nline2 \\u2603') END,
+       CASE WHEN g % 5 = 0 THEN NULL
+            ELSE jsonb_build_object('lang', 'en', 'tags', jsonb_build_array('a', g % 7),
+                                    'note', E'line1\\nline2 \\u2603') END,
        g % 3 <> 0,
        md5('c' || g)::uuid
 FROM generate_series(1, %(customers)s) AS g;
@@ -108,8 +110,11 @@ def create_sample_database(stack: LocalStack, rows: int) -> None:
     sizes = sample_sizes(rows)
     with stack.pg_connect() as connection, connection.cursor() as cursor:
         cursor.execute(SAMPLE_SCHEMA_SQL)
-        cursor.execute(SAMPLE_DATA_SQL.replace("%(customers)s", str(sizes["customers"])).replace(
-            "%(orders)s", str(sizes["orders"])).replace("%%", "%"))
+        cursor.execute(
+            SAMPLE_DATA_SQL.replace("%(customers)s", str(sizes["customers"]))
+            .replace("%(orders)s", str(sizes["orders"]))
+            .replace("%%", "%")
+        )
         cursor.execute("ANALYZE")
         connection.commit()
 
@@ -122,7 +127,7 @@ def reconcile(stack: LocalStack) -> list[dict[str, Any]]:
         with stack.pg_connect() as connection, connection.cursor() as cursor:
             for table in TABLES:
                 source_column, target_column = RECONCILE[table]
-                cursor.execute(f"SELECT count(*), coalesce(sum({source_column}), 0) FROM {table}")  # noqa: S608
+                cursor.execute(f"SELECT count(*), coalesce(sum({source_column}), 0) FROM {table}")
                 source_rows, source_sum = cursor.fetchone() or (0, 0)
                 target = snow.cursor()
                 target.execute(
@@ -145,7 +150,7 @@ def reconcile(stack: LocalStack) -> list[dict[str, Any]]:
 
 
 def _print_reports(reports: Sequence[dict[str, Any]], out: TextIO) -> None:
-    from aurora_batch.cli import _summary_table  # noqa: PLC0415
+    from aurora_batch.cli import _summary_table
 
     out.write(_summary_table(reports) + "\n")
 
@@ -162,10 +167,10 @@ def _print_reconciliation(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
 
 
 def run_demo(rows: int = 120_000, out: TextIO | None = None) -> int:
-    from aurora_batch.cli import _configure_logging  # noqa: PLC0415
-    from aurora_batch.config import settings_from_env, tables_for_event  # noqa: PLC0415
-    from aurora_batch.logic.invocation import run_table  # noqa: PLC0415
-    from aurora_batch.wiring import Runtime  # noqa: PLC0415
+    from aurora_batch.cli import _configure_logging
+    from aurora_batch.config import settings_from_env, tables_for_event
+    from aurora_batch.logic.invocation import run_table
+    from aurora_batch.wiring import Runtime
 
     out = out or sys.stdout
     started = time.monotonic()

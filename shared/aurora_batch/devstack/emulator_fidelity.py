@@ -28,7 +28,7 @@ def _register(name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
 def keep_null_timestamps_in_results() -> None:
     """Snowflake returns NULL for a NULL TIMESTAMP_*; fakesnow's Arrow result encoding builds the
     (epoch, fraction[, timezone]) struct without a validity mask, so NULL reads back as 1970-01-01."""
-    import fakesnow.arrow as fakesnow_arrow  # noqa: PLC0415
+    import fakesnow.arrow as fakesnow_arrow
 
     original: Callable[[Any], pa.Array] = fakesnow_arrow.timestamp_to_sf_struct
 
@@ -54,7 +54,7 @@ def exact_numeric_aggregates() -> None:
     TRY_CAST(... AS DOUBLE) (to mimic Snowflake's implicit VARCHAR-to-number cast), which rounds
     large integers and decimals. This keeps DuckDB's exact aggregates; the implicit cast of VARCHAR
     arguments is then not emulated (the product never aggregates text)."""
-    import fakesnow.transforms as fakesnow_transforms  # noqa: PLC0415
+    import fakesnow.transforms as fakesnow_transforms
 
     def numeric_agg_implicit_cast(expression: Any) -> Any:
         return expression
@@ -69,10 +69,10 @@ def csv_file_format_options() -> None:
     read_csv: gzip by name, only an unquoted empty field is NULL (a quoted "" stays an empty string,
     as with EMPTY_FIELD_AS_NULL = TRUE and FIELD_OPTIONALLY_ENCLOSED_BY), and every field is read as
     text so the target column's type converts it, as Snowflake does."""
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
 
-    import fakesnow.copy_into as copy_into  # noqa: PLC0415
-    from sqlglot import exp  # noqa: PLC0415
+    import fakesnow.copy_into as copy_into
+    from sqlglot import exp
 
     @dataclasses.dataclass
     class SnowflakeCsv(copy_into.ReadCSV):
@@ -145,8 +145,7 @@ def inline_column_comments() -> None:
         names = [table.catalog or self._conn.database, table.db or self._conn.schema, table.name]
         if isinstance(transformed, exp.Create) and transformed.args.get("exists"):
             found = duck.execute(
-                "SELECT 1 FROM duckdb_tables() "
-                "WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
                 names,
             ).fetchone()
             if found is not None:
@@ -190,12 +189,8 @@ def match_by_column_name_keeps_case() -> None:
     the names as they are, and matches CASE_INSENSITIVE on upper-cased names on both sides."""
     import fakesnow.copy_into as copy_into
 
-    def get_table_columns(
-        table: Any, duck_conn: Any, current_database: Any, current_schema: Any
-    ) -> list[str]:
-        return [
-            name for name, _ in copy_into._describe_table(table, duck_conn, current_database, current_schema)
-        ]
+    def get_table_columns(table: Any, duck_conn: Any, current_database: Any, current_schema: Any) -> list[str]:
+        return [name for name, _ in copy_into._describe_table(table, duck_conn, current_database, current_schema)]
 
     def match_parquet_columns(
         parquet_col_names: list[str], target_columns: list[str], match_mode: copy_into.MatchByColumnName

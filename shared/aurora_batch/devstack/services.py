@@ -97,9 +97,7 @@ class PostgresServer:
     def _binary(self, name: str) -> str:
         path = self._bin_dir / name
         if not path.exists():
-            raise LocalStackError(
-                f"{path} is missing: install PostgreSQL 15 (.ci/run does)", service="postgres"
-            )
+            raise LocalStackError(f"{path} is missing: install PostgreSQL 15 (.ci/run does)", service="postgres")
         return str(path)
 
     def _prepare_dirs(self) -> None:
@@ -134,14 +132,10 @@ class PostgresServer:
     def spawn_after_initdb(self, timeout: float) -> None:
         initdb = self._initdb
         assert initdb is not None, "begin_initdb() first"
-        wait_until(
-            lambda: initdb.popen.poll() == 0, timeout=timeout, child=initdb, waiting_for="initdb to finish"
-        )
+        wait_until(lambda: initdb.popen.poll() == 0, timeout=timeout, child=initdb, waiting_for="initdb to finish")
         # The superuser comes in over the unix socket (trust); everyone else over TCP with a password.
         (self.data_dir / "pg_hba.conf").write_text(
-            "# written by aurora_batch.devstack\n"
-            "local all all trust\n"
-            "host all all 127.0.0.1/32 scram-sha-256\n",
+            "# written by aurora_batch.devstack\nlocal all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
             encoding="utf-8",
         )
         self.service.spawn()
@@ -189,12 +183,8 @@ class PostgresServer:
     def create_login_role(self, user: str, password: str, database: str) -> PostgresInfo:
         with self.superuser_cursor(database) as cursor:
             # Send a SCRAM verifier, so the plain password never reaches the server or its log.
-            verifier = psycopg2.extensions.encrypt_password(
-                password, user, cursor.connection, "scram-sha-256"
-            )
-            cursor.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)), (verifier,)
-            )
+            verifier = psycopg2.extensions.encrypt_password(password, user, cursor.connection, "scram-sha-256")
+            cursor.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)), (verifier,))
         return PostgresInfo(
             host=LOOPBACK,
             port=self.service.port,
@@ -356,9 +346,7 @@ class SnowflakeEmulatorServer:
     def _healthy(self, port: int) -> bool:
         return http_status(f"http://{LOOPBACK}:{port}{HEALTH_ROUTE}") == 200
 
-    def connect(
-        self, credentials: Mapping[str, str], **overrides: Any
-    ) -> snowflake.connector.SnowflakeConnection:
+    def connect(self, credentials: Mapping[str, str], **overrides: Any) -> snowflake.connector.SnowflakeConnection:
         session_parameters = {
             "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
             **overrides.pop("session_parameters", {}),

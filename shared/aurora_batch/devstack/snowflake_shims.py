@@ -48,9 +48,7 @@ class ShimResult:
     statement_type_id: int
 
     @classmethod
-    def status(
-        cls, message: str = STATEMENT_SUCCEEDED, statement_type_id: int = statement_type.DDL
-    ) -> ShimResult:
+    def status(cls, message: str = STATEMENT_SUCCEEDED, statement_type_id: int = statement_type.DDL) -> ShimResult:
         return cls(("status",), [(message,)], statement_type_id)
 
 
@@ -317,7 +315,7 @@ def create_table_clone(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
         rf"(?P<table>{_QUALIFIED})\s+LIKE\s+(?P<source>{_QUALIFIED})(?:\s+COPY\s+GRANTS)?\s*;?\s*$"
     ),
     examples=(
-        'CREATE OR REPLACE TABLE "ANALYTICS"."PUBLIC"."ORDERS__AB_NEW_1" LIKE "ANALYTICS"."PUBLIC"."ORDERS" COPY GRANTS',
+        'CREATE OR REPLACE TABLE "PUBLIC"."ORDERS__AB_NEW_1" LIKE "PUBLIC"."ORDERS" COPY GRANTS',
         "CREATE TABLE ORDERS_EMPTY LIKE ORDERS",
     ),
 )
@@ -507,9 +505,7 @@ def create_storage_integration(ctx: ShimContext, match: re.Match[str]) -> ShimRe
 
 def _user_keys(ctx: ShimContext) -> UserPublicKeys:
     if ctx.user_keys is None:
-        raise EmulatorStatementError(
-            "emulator: this session has no user key registry", errno=2, sqlstate="0A000"
-        )
+        raise EmulatorStatementError("emulator: this session has no user key registry", errno=2, sqlstate="0A000")
     return ctx.user_keys
 
 

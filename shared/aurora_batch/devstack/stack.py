@@ -110,7 +110,7 @@ class LocalStack:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self, _exc_type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self.stop()
 
@@ -313,9 +313,9 @@ class LocalStack:
                 cursor.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
                 cursor.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, role))
                 cursor.execute(
-                    sql.SQL(
-                        "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
-                    ).format(sql.Identifier(self.pg.user), schema, role)
+                    sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
+                        sql.Identifier(self.pg.user), schema, role
+                    )
                 )
         return info
 
@@ -337,7 +337,7 @@ def run_stack_up(stop_event: threading.Event | None = None, out: TextIO | None =
     stop = stop_event or threading.Event()
     previous_handlers: dict[int, Any] = {}
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     if threading.current_thread() is threading.main_thread():

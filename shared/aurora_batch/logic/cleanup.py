@@ -62,6 +62,57 @@ class TableTally:
     uploads_kept_live: int = 0
 
 
+class _Sweep:
+    """One pass over the staging prefix: what to delete, what to keep and why, per table."""
+
+    def __init__(self, request: CleanupRequest, staging: S3Staging, root: str, live_runs: frozenset[str]) -> None:
+        self.request, self.staging, self.root, self.live_runs = request, staging, root, live_runs
+        self.tallies: dict[str, TableTally] = {}
+        self._pending: list[tuple[StagedObject, TableTally]] = []
+
+    def _tally(self, key: str) -> tuple[TableTally, str | None]:
+        table, run_id = _owner(key, self.root)
+        return self.tallies.setdefault(table, TableTally()), run_id
+
+    def objects(self, listed: str, cutoff: datetime) -> None:
+        for staged in self.staging.list_objects(listed):
+            tally, run_id = self._tally(staged.key)
+            if run_id in self.live_runs:
+                tally.objects_kept_live += 1
+            elif staged.last_modified >= cutoff:
+                tally.objects_kept_recent += 1
+            else:
+                self._pending.append((staged, tally))
+                if len(self._pending) == DELETE_BATCH:
+                    self._delete_pending()
+        self._delete_pending()
+
+    def _delete_pending(self) -> None:
+        if not self.request.dry_run:
+            self.staging.delete_keys([staged.key for staged, _ in self._pending])
+        for staged, tally in self._pending:
+            tally.objects_deleted += 1
+            tally.bytes_deleted += staged.size
+        self._pending.clear()
+
+    def uploads(self, listed: str, cutoff: datetime) -> None:
+        for upload in self.staging.list_pending_uploads(listed):
+            tally, run_id = self._tally(upload.key)
+            if run_id in self.live_runs:
+                tally.uploads_kept_live += 1
+            elif upload.initiated < cutoff:
+                if not self.request.dry_run:
+                    self.staging.abort_upload(upload)
+                tally.uploads_aborted += 1
+
+    def totals(self) -> TableTally:
+        totals = TableTally()
+        for tally in self.tallies.values():
+            for name, value in asdict(tally).items():
+                setattr(totals, name, getattr(totals, name) + value)
+        return totals
+
+
 def run_cleanup(
     request: CleanupRequest,
     staging: S3Staging,
@@ -71,9 +122,7 @@ def run_cleanup(
 ) -> dict[str, Any]:
     """Delete (or in a dry run, only count) what the request covers; return the per-table tally."""
     moment = now or datetime.now(UTC)
-    cutoff = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - timedelta(
-        hours=request.older_than_hours
-    )
+    cutoff = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - timedelta(hours=request.older_than_hours)
     root = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     listed = f"{root}{request.table}/" if request.table else root
     # Read before listing: a run that starts later writes objects newer than the cutoff.
@@ -82,57 +131,20 @@ def run_cleanup(
         for table, run_ids in state.runs_in_progress().items()
         if request.table is None or table == request.table
     }
-    live_runs = frozenset(run_id for run_ids in live.values() for run_id in run_ids)
-    tallies: dict[str, TableTally] = {}
-    pending: list[tuple[StagedObject, TableTally]] = []
-
-    def delete_pending() -> None:
-        if not request.dry_run:
-            staging.delete_keys([staged.key for staged, _ in pending])
-        for staged, tally in pending:
-            tally.objects_deleted += 1
-            tally.bytes_deleted += staged.size
-        pending.clear()
-
-    for staged in staging.list_objects(listed):
-        table, run_id = _owner(staged.key, root)
-        tally = tallies.setdefault(table, TableTally())
-        if run_id in live_runs:
-            tally.objects_kept_live += 1
-        elif staged.last_modified >= cutoff:
-            tally.objects_kept_recent += 1
-        else:
-            pending.append((staged, tally))
-            if len(pending) == DELETE_BATCH:
-                delete_pending()
-    delete_pending()
-
-    for upload in staging.list_pending_uploads(listed):
-        table, run_id = _owner(upload.key, root)
-        tally = tallies.setdefault(table, TableTally())
-        if run_id in live_runs:
-            tally.uploads_kept_live += 1
-        elif upload.initiated < cutoff:
-            if not request.dry_run:
-                staging.abort_upload(upload)
-            tally.uploads_aborted += 1
-
-    totals = TableTally()
-    for tally in tallies.values():
-        for name, value in asdict(tally).items():
-            setattr(totals, name, getattr(totals, name) + value)
+    sweep = _Sweep(request, staging, root, frozenset(run_id for run_ids in live.values() for run_id in run_ids))
+    sweep.objects(listed, cutoff)
+    sweep.uploads(listed, cutoff)
+    totals = sweep.totals()
     result = {
         "dry_run": request.dry_run,
         "prefix": listed,
         "older_than_hours": request.older_than_hours,
         "cutoff": cutoff.isoformat(),
         **asdict(totals),
-        "tables": {table: asdict(tally) for table, tally in sorted(tallies.items())},
+        "tables": {table: asdict(tally) for table, tally in sorted(sweep.tallies.items())},
         "runs_in_progress": {table: sorted(run_ids) for table, run_ids in sorted(live.items())},
     }
-    logger.info(
-        "cleanup finished", extra={"dry_run": request.dry_run, "cutoff": result["cutoff"], **asdict(totals)}
-    )
+    logger.info("cleanup finished", extra={"dry_run": request.dry_run, "cutoff": result["cutoff"], **asdict(totals)})
     return result
 
 

@@ -28,10 +28,7 @@ def _hash(key: bytes) -> BatchTransform:
     def apply(values: pa.Array) -> pa.Array:
         texts = values.cast(pa.large_string()) if not pa.types.is_large_string(values.type) else values
         return pa.array(
-            [
-                None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest()
-                for v in texts.to_pylist()
-            ],
+            [None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in texts.to_pylist()],
             pa.large_string(),
         )
 
@@ -180,9 +177,7 @@ class BatchPipeline:
         for batch in batches:
             if self.transforms:
                 arrays = [
-                    self.transforms[name](batch.column(name))
-                    if name in self.transforms
-                    else batch.column(name)
+                    self.transforms[name](batch.column(name)) if name in self.transforms else batch.column(name)
                     for name in batch.schema.names
                 ]
                 batch = pa.RecordBatch.from_arrays(arrays, schema=self.output_schema)
@@ -259,14 +254,10 @@ def build_pipeline(
             columns.append(column)
             continue
         if column.source.name in keys:
-            raise ConfigError(
-                "key columns cannot be masked", field="masking", table=table, column=column.source.name
-            )
+            raise ConfigError("key columns cannot be masked", field="masking", table=table, column=column.source.name)
         transforms[column.staged_name] = _transform_for(column, mask, masking_key, table)
         source_column = replace(column.source, nullable=True) if mask.rule == "null" else column.source
         columns.append(replace(column, source=source_column, ctype=_masked_type(column, mask)))
     schema = pa.schema([pa.field(c.staged_name, c.ctype.arrow_type) for c in columns])
     hook = load_hook(options.transform) if options.transform else None
-    return BatchPipeline(
-        tuple(source_columns), tuple(columns), schema, transforms, hook, options.transform, table
-    )
+    return BatchPipeline(tuple(source_columns), tuple(columns), schema, transforms, hook, options.transform, table)

@@ -13,7 +13,17 @@ from aurora_batch.model import RunStatus
 from aurora_batch.observability import bind_run, emit_run_metrics
 from aurora_batch.wiring import Runtime
 
-_EVENTBRIDGE_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+_EVENTBRIDGE_KEYS = {
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+}
 
 
 class RunFailedError(PermanentError):
@@ -79,7 +89,7 @@ def handle_replication_event(
     resolved = normalize_event(event)
     tables = tables_for_event(runtime.settings, resolved)
     if len(tables) > 1 and function_name:
-        from aurora_batch.adapters.lambda_invoker import LambdaInvoker  # noqa: PLC0415
+        from aurora_batch.adapters.lambda_invoker import LambdaInvoker
 
         invoker = LambdaInvoker(runtime.lambda_client)
         for options in tables:
@@ -90,7 +100,7 @@ def handle_replication_event(
         report = run_table(options, runtime, remaining_seconds=remaining_seconds, progress=progress)
         emit_run_metrics(report.to_dict())
         if report.status == RunStatus.CONTINUED.value and function_name:
-            from aurora_batch.adapters.lambda_invoker import LambdaInvoker  # noqa: PLC0415
+            from aurora_batch.adapters.lambda_invoker import LambdaInvoker
 
             LambdaInvoker(runtime.lambda_client).invoke_async(function_name, table_event(options, continuation=True))
         reports.append(report.to_dict())

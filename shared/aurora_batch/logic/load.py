@@ -199,9 +199,7 @@ def _widening(have: ParsedType, want: ParsedType) -> bool | object:
     if have.family == "VARCHAR":
         if have.length is None:
             return False
-        if want.length is None or want.length > have.length:
-            return True
-        return False
+        return want.length is None or want.length > have.length
     if have.family == "NUMBER":
         assert have.precision is not None and want.precision is not None
         assert have.scale is not None and want.scale is not None
@@ -257,9 +255,7 @@ def check_copy_results(
     for part in parts:
         found = by_path.get(part.stage_path)
         if found is None:
-            raise ValidationError(
-                "COPY did not report a staged file", table=table, run_id=run_id, file=part.stage_path
-            )
+            raise ValidationError("COPY did not report a staged file", table=table, run_id=run_id, file=part.stage_path)
         result = found
         if result.status.upper() != "LOADED" or result.rows_loaded != part.rows:
             raise ValidationError(
@@ -289,7 +285,8 @@ def merge_sql(target: TargetTable, staging: str, keys: Sequence[str], order_colu
     """Deduplicate the staging rows by key (newest incremental value wins) and MERGE them."""
     partition = ", ".join(quote_sf(k) for k in keys)
     order = f"{quote_sf(order_column)} DESC NULLS LAST" if order_column else partition
-    source = f"{_select_from_staging(target, staging)} QUALIFY ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) = 1"
+    newest = f"ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) = 1"
+    source = f"{_select_from_staging(target, staging)} QUALIFY {newest}"
     on = " AND ".join(f"t.{quote_sf(k)} IS NOT DISTINCT FROM s.{quote_sf(k)}" for k in keys)
     names = [quote_sf(c.name) for c in target.columns]
     updates = ", ".join(f"t.{n} = s.{n}" for n in names if n not in {quote_sf(k) for k in keys})
@@ -338,7 +335,13 @@ def aggregates_sql(table: str, specs: Sequence[AggregateSpec]) -> str:
 
 
 def compare_aggregates(
-    expected: dict[str, Any], observed_row: Sequence[Any], specs: Sequence[AggregateSpec], *, where: str, table: str, run_id: str
+    expected: dict[str, Any],
+    observed_row: Sequence[Any],
+    specs: Sequence[AggregateSpec],
+    *,
+    where: str,
+    table: str,
+    run_id: str,
 ) -> dict[str, Any]:
     observed: dict[str, Any] = {"count": Decimal(int(observed_row[0]))}
     for spec, value in zip(specs, observed_row[1:], strict=True):

@@ -96,7 +96,12 @@ class StreamObserver:
         self.clamped = {k: int(v) for k, v in saved.get("clamped", {}).items()}
 
 
-_COMBINE: dict[str, Callable[[Any, Any], Any]] = {"count": operator.add, "sum": operator.add, "min": min, "max": max}
+_COMBINE: dict[str, Callable[[Any, Any], Any]] = {
+    "count": operator.add,
+    "sum": operator.add,
+    "min": min,
+    "max": max,
+}
 
 
 def _aggregate(function: str, column: pa.Array) -> Any:

@@ -167,7 +167,10 @@ def _require_columns(table: str, names: list[str], option: str, listed: Any) -> 
     for name in listed or ():
         if name not in names:
             raise ConfigError(
-                f"{option} names column {name!r}, which {table} does not have", field=option, table=table, column=name
+                f"{option} names column {name!r}, which {table} does not have",
+                field=option,
+                table=table,
+                column=name,
             )
 
 
@@ -199,13 +202,19 @@ def _staged_names(source: SourceTable, options: TableOptions, keys: tuple[str, .
     staged = {name: snowflake_name(renames.get(name, name)) for name in selected}
     if len(set(staged.values())) != len(staged):
         raise ConfigError(
-            f"two columns of {table} would land under the same Snowflake name", field="rename_columns", table=table
+            f"two columns of {table} would land under the same Snowflake name",
+            field="rename_columns",
+            table=table,
         )
     return staged
 
 
 def _target_table(
-    source: SourceTable, options: TableOptions, services: Services, plan_columns: tuple[ExtractColumn, ...], keys: tuple[str, ...]
+    source: SourceTable,
+    options: TableOptions,
+    services: Services,
+    plan_columns: tuple[ExtractColumn, ...],
+    keys: tuple[str, ...],
 ) -> TargetTable:
     staged = {c.source.name: c.staged_name for c in plan_columns}
     return TargetTable(
@@ -246,7 +255,10 @@ def plan_table(source: SourceTable, options: TableOptions, services: Services, m
         )
     if options.incremental_column and options.masking and options.incremental_column in options.masking:
         raise ConfigError(
-            "the incremental column cannot be masked", field="masking", table=table, column=options.incremental_column
+            "the incremental column cannot be masked",
+            field="masking",
+            table=table,
+            column=options.incremental_column,
         )
     pipeline = build_pipeline(source, _staged_names(source, options, keys), options, services.masking_key)
     columns = pipeline.columns
@@ -438,7 +450,9 @@ class TableReplication:
         """`<schema>.<table>/<run_id>`, under STAGING_PREFIX: the stage sees the same relative path."""
         return f"{plan.source.ref.schema}.{plan.source.ref.table}/{self.report.run_id}"
 
-    def _name_offending_row(self, exc: ValueConversionError, snapshot: Snapshot, extract: ExtractPlan) -> ValueConversionError:
+    def _name_offending_row(
+        self, exc: ValueConversionError, snapshot: Snapshot, extract: ExtractPlan
+    ) -> ValueConversionError:
         column_name = exc.fields.get("column")
         column = next((c for c in extract.columns if c.source.name == column_name), None)
         if column is None:
@@ -470,7 +484,9 @@ class TableReplication:
         return StreamObserver(
             specs=aggregate_specs(plan.columns, plan.keys),
             watermark_column=plan.watermark_column.staged_name if plan.watermark_column else None,
-            clamped_sentinels={c.staged_name: c.ctype.clamped_sentinels for c in plan.columns if c.ctype.clamped_sentinels},
+            clamped_sentinels={
+                c.staged_name: c.ctype.clamped_sentinels for c in plan.columns if c.ctype.clamped_sentinels
+            },
             key_columns=tuple(_staged_name(plan, k) for k in (position or plan.keys)),
         )
 
@@ -515,7 +531,10 @@ class TableReplication:
             for start in range(0, len(parts), sql.MAX_FILES_PER_COPY):
                 chunk = parts[start : start + sql.MAX_FILES_PER_COPY]
                 statement = sql.copy_into_sql(
-                    staging, self.settings.snowflake_stage, [p.stage_path for p in chunk], self.settings.staging_format
+                    staging,
+                    self.settings.snowflake_stage,
+                    [p.stage_path for p in chunk],
+                    self.settings.staging_format,
                 )
                 names, rows = session.execute_with_columns(statement)
                 results = sql.parse_copy_results(names, rows)
@@ -676,7 +695,10 @@ class TableReplication:
             self.report.status = RunStatus.SUCCEEDED.value
             return
         self.report.status = RunStatus.CONTINUED.value
-        self.report.continuation = {"schema_name": self.options.schema_name, "table_name": self.options.table_name}
+        self.report.continuation = {
+            "schema_name": self.options.schema_name,
+            "table_name": self.options.table_name,
+        }
 
     def _lower_bound(self, state: TableState, plan: TablePlan) -> Any:
         assert plan.watermark_type is not None
@@ -686,7 +708,9 @@ class TableReplication:
             except (ValueError, TypeError) as exc:
                 raise ConfigError(
                     f"last_value {self.options.last_value!r} cannot be read as a {plan.watermark_type.value}",
-                    field="last_value", table=self.table, column=self.options.incremental_column,
+                    field="last_value",
+                    table=self.table,
+                    column=self.options.incremental_column,
                 ) from exc
         if state.watermark is None:
             return None
@@ -850,7 +874,7 @@ class TableReplication:
 
 
 def _q(name: str) -> str:
-    from aurora_batch.model import quote_pg  # noqa: PLC0415
+    from aurora_batch.model import quote_pg
 
     return quote_pg(name)
 

@@ -70,9 +70,7 @@ class AdminRequest(BaseModel):
             # them under the top-level field name the operator wrote.
             problems: dict[str, list[str]] = {}
             for problem in exc.errors():
-                problems.setdefault(str(problem["loc"][0]) if problem["loc"] else "request", []).append(
-                    problem["msg"]
-                )
+                problems.setdefault(str(problem["loc"][0]) if problem["loc"] else "request", []).append(problem["msg"])
             first = exc.errors()[0]
             received = "(missing)" if first["type"] == "missing" else repr(first.get("input"))
             details = "; ".join(f"{name}: {' or '.join(messages)}" for name, messages in problems.items())
@@ -83,9 +81,7 @@ class AdminRequest(BaseModel):
             ) from exc
 
 
-def handle_admin_request(
-    request: AdminRequest, store: StateStore, now: Callable[[], datetime]
-) -> dict[str, Any]:
+def handle_admin_request(request: AdminRequest, store: StateStore, now: Callable[[], datetime]) -> dict[str, Any]:
     """Carry out one request and return a JSON-safe result."""
     if request.action is AdminAction.LIST:
         moment = _utc(now())
@@ -126,9 +122,7 @@ def _mutate(request: AdminRequest, table: str, store: StateStore, at: datetime) 
         watermark = _requested_watermark(request, before, at)
         column = request.column or before.watermark_column
         if column is None:
-            raise ConfigError(
-                "the table has no incremental column recorded: pass column", field="column", table=table
-            )
+            raise ConfigError("the table has no incremental column recorded: pass column", field="column", table=table)
         after = store.admin_set_watermark(table, watermark, column, audit, **options)
     elif request.action is AdminAction.RESET:
         after = store.admin_reset(table, audit, **options)
@@ -195,9 +189,7 @@ def _in_future(watermark: Watermark, at: datetime) -> bool:
 
 def _required(value: _Value | None, field: str, action: AdminAction) -> _Value:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ConfigError(
-            f"action {action.value} requires a non-empty {field}", field=field, action=action.value
-        )
+        raise ConfigError(f"action {action.value} requires a non-empty {field}", field=field, action=action.value)
     return value
 
 
