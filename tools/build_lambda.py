@@ -203,9 +203,7 @@ def read_pins(requirements: Path) -> dict[str, str]:
             or requirement.marker is not None
             or requirement.url is not None
         ):
-            raise BuildError(
-                "requirement must be pinned as name==version", file=str(requirements), line=number
-            )
+            raise BuildError("requirement must be pinned as name==version", file=str(requirements), line=number)
         name = canonicalize_name(requirement.name)
         if name in RUNTIME_PROVIDED:
             raise BuildError(
@@ -300,9 +298,7 @@ def marker_environment(arch: Architecture, python_version: str) -> dict[str, str
     }
 
 
-def unmet_requirements(
-    installed: dict[str, Dependency], arch: Architecture, python_version: str
-) -> list[str]:
+def unmet_requirements(installed: dict[str, Dependency], arch: Architecture, python_version: str) -> list[str]:
     """Every requirement of an installed distribution that the zip plus runtime do not meet."""
     environment = marker_environment(arch, python_version)
     unmet: list[str] = []
@@ -315,9 +311,7 @@ def unmet_requirements(
             if name in RUNTIME_PROVIDED:
                 continue
             present = installed.get(name)
-            if present is None or not requirement.specifier.contains(
-                Version(present.version), prereleases=True
-            ):
+            if present is None or not requirement.specifier.contains(Version(present.version), prereleases=True):
                 have = present.version if present else "missing"
                 unmet.append(f"{dependency.name} needs {requirement} (have {have})")
     return unmet
@@ -352,9 +346,7 @@ def remove_empty_directories(root: Path) -> None:
             directory.rmdir()
 
 
-def stripped_features_used(
-    product_files: Iterable[Path], rules: Sequence[StripRule] = STRIP_RULES
-) -> list[str]:
+def stripped_features_used(product_files: Iterable[Path], rules: Sequence[StripRule] = STRIP_RULES) -> list[str]:
     """`rule: file` for each shipped product file that names a feature the build strips."""
     used: list[str] = []
     for path in product_files:
@@ -393,9 +385,7 @@ def read_elf(path: Path) -> ElfInfo | None:
             fields[11],
         )
         handle.seek(section_offset)
-        sections = [
-            struct.unpack("<IIQQQQIIQQ", handle.read(section_size)[:64]) for _ in range(section_count)
-        ]
+        sections = [struct.unpack("<IIQQQQIIQQ", handle.read(section_size)[:64]) for _ in range(section_count)]
 
         def read_at(offset: int, size: int) -> bytes:
             handle.seek(offset)
@@ -425,9 +415,7 @@ def elf_problems(target: Path, arch: Architecture, removed_names: set[str]) -> l
             continue
         if info.machine != arch.machine:
             problems.append(f"{relative} is built for {info.machine}, not {arch.machine}")
-        problems.extend(
-            f"{relative} needs removed {library}" for library in info.needed if library in removed_names
-        )
+        problems.extend(f"{relative} needs removed {library}" for library in info.needed if library in removed_names)
     return problems
 
 
@@ -458,9 +446,7 @@ def copy_service(repo_root: Path, function: str, target: Path) -> list[Path]:
     for path in sorted(service.glob("*.py")):
         destination = target / path.name
         if destination.exists() or (target / path.stem).exists():
-            raise BuildError(
-                "a service module would shadow a shipped package", function=function, module=path.name
-            )
+            raise BuildError("a service module would shadow a shipped package", function=function, module=path.name)
         shutil.copyfile(path, destination)
         copied.append(destination)
     return copied
@@ -638,14 +624,10 @@ def format_table(results: Sequence[BuildResult]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="build_lambda", description=__doc__.split("\n\n")[0] if __doc__ else ""
-    )
+    parser = argparse.ArgumentParser(prog="build_lambda", description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="arm64")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist", help="output directory")
-    parser.add_argument(
-        "--function", action="append", choices=FUNCTIONS, help="build only this function (repeatable)"
-    )
+    parser.add_argument("--function", action="append", choices=FUNCTIONS, help="build only this function (repeatable)")
     parser.add_argument("--python-version", default=LAMBDA_PYTHON_VERSION)
     parser.add_argument(
         "--repo-root", type=Path, default=REPO_ROOT, help="where shared/, services/ and pyproject.toml are"

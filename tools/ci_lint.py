@@ -87,9 +87,7 @@ def workflow_steps(workflow: dict[str, Any]) -> Iterator[tuple[str, str, dict[st
 
 def unpinned_uses(workflow: dict[str, Any]) -> list[str]:
     references: list[tuple[str, str]] = [
-        (f"jobs.{job_id}", str(job["uses"]))
-        for job_id, job in (workflow.get("jobs") or {}).items()
-        if "uses" in job
+        (f"jobs.{job_id}", str(job["uses"])) for job_id, job in (workflow.get("jobs") or {}).items() if "uses" in job
     ]
     references += [
         (f"jobs.{job_id} / {label}", str(step["uses"]))
