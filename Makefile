@@ -30,8 +30,11 @@ $(CHECKOV_STAMP): checkov-constraints.txt
 checkov: checkov-setup
 	$(CHECKOV_VENV)/bin/checkov -d modules -d environments --framework terraform --compact --quiet --skip-download
 
+# Two workers (one local stack each); a test file stays on one worker.
+PYTEST_WORKERS ?= 2
+
 test: setup checkov-setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests
 
 test-unit: setup
 	$(BIN)/python -m pytest -q tests/unit
