@@ -60,9 +60,7 @@ def add_rows(connection: psycopg2.extensions.connection, ref: TableRef, first_id
     """Insert rows with ids first_id .. first_id + count - 1."""
     with connection.cursor() as cursor:
         cursor.execute(
-            INSERT_ROWS_SQL.format(
-                table=ref.pg_sql, first_id=int(first_id), last_id=int(first_id + count - 1)
-            )
+            INSERT_ROWS_SQL.format(table=ref.pg_sql, first_id=int(first_id), last_id=int(first_id + count - 1))
         )
     connection.commit()
 
@@ -81,9 +79,7 @@ def vacuum_analyze(connection: psycopg2.extensions.connection, ref: TableRef) ->
 def table_facts(connection: psycopg2.extensions.connection, ref: TableRef) -> tuple[int, int]:
     """(rows, bytes on disk including indexes and TOAST)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*), pg_total_relation_size(%s::regclass) FROM {ref.pg_sql}", (ref.pg_sql,)
-        )
+        cursor.execute(f"SELECT count(*), pg_total_relation_size(%s::regclass) FROM {ref.pg_sql}", (ref.pg_sql,))
         row = cursor.fetchone()
     connection.commit()
     assert row is not None

@@ -4,9 +4,8 @@ The job (where PostgreSQL and S3 are, which table, where parts go) arrives as JS
 the password is never in argv or the environment; the result leaves as one JSON line on stdout.
 Peak RSS is this process's own high-water mark (``VmHWM``), so one path's memory never pollutes
 another's; ``ru_maxrss`` would not do, as Linux carries the parent's high-water mark into it across
-fork and exec. Each
-path imports what it needs inside itself, so a raw COPY path's RSS does not include pyarrow, and
-the clock starts after the imports and before the connection is opened.
+fork and exec. Each path imports what it needs inside itself, so a raw COPY path's RSS does not
+include pyarrow, and the clock starts after the imports and before the connection is opened.
 
 Like ``aurora_batch.devstack`` this is dev tooling: the floors and the naive baseline measure the
 raw driver (psycopg2) on purpose, and the S3 path builds its boto3 client for moto here. The
@@ -69,6 +68,9 @@ class Job:
     out_dir: str  # root of the local parts (engine-local)
     s3: S3Endpoint | None = None
     keep_output: bool = False  # False: staged parts are deleted after the clock stops
+    # What-ifs for the engine's existing knobs; None keeps the product's default.
+    block_bytes: int | None = None  # read_batches(block_bytes=)
+    row_group_rows: int | None = None  # Stager(row_group_rows=)
 
     @property
     def ref(self) -> TableRef:
@@ -89,6 +91,7 @@ class Outcome:
     rows: int
     output_bytes: int  # COPY output (text or binary), CSV text written, or staged part bytes
     parts: int = 0
+    memory_pool: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class PathResult:
     wall_seconds: float
     cpu_seconds: float  # user + system of this process (the client side only)
     peak_rss_mb: float  # MB = 10^6 bytes
+    start_rss_mb: float  # resident when the clock started: the interpreter and the path's imports
+    memory_pool: str = ""  # Arrow's allocator, for the engine paths
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -186,15 +191,24 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     observation, zstd Parquet parts of PART_TARGET_BYTES."""
     import shutil
 
+    import pyarrow
     from aurora_batch.adapters.postgres import PostgresSource
     from aurora_batch.adapters.s3 import S3Staging
     from aurora_batch.config import TableOptions
-    from aurora_batch.logic.extract import ExtractPlan, plan_columns, read_batches
+    from aurora_batch.logic.extract import DEFAULT_BLOCK_BYTES, ExtractPlan, plan_columns, read_batches
     from aurora_batch.logic.observe import StreamObserver, aggregate_specs
-    from aurora_batch.logic.stage import PartSinkFactory, S3SinkFactory, Stager, local_sinks
+    from aurora_batch.logic.stage import (
+        DEFAULT_ROW_GROUP_ROWS,
+        PartSinkFactory,
+        S3SinkFactory,
+        Stager,
+        local_sinks,
+    )
     from aurora_batch.model import snowflake_name
 
     batch_rows: int = TableOptions.model_fields["batch_size"].default
+    block_bytes = job.block_bytes or DEFAULT_BLOCK_BYTES
+    row_group_rows = job.row_group_rows or DEFAULT_ROW_GROUP_ROWS
     source = PostgresSource.from_params(
         host=job.pg.host,
         port=job.pg.port,
@@ -226,9 +240,12 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
                 },
                 key_columns=tuple(staged_names[k] for k in table.primary_key),
             )
-            stager = Stager(sinks, run_path, plan.schema)
+            stager = Stager(sinks, run_path, plan.schema, row_group_rows=row_group_rows)
             with snapshot.copy_out(plan.select_sql()) as stream:
-                for batch in read_batches(stream, plan, batch_rows=batch_rows, table_name=job.ref.qualified):
+                batches = read_batches(
+                    stream, plan, batch_rows=batch_rows, table_name=job.ref.qualified, block_bytes=block_bytes
+                )
+                for batch in batches:
                     observer.observe(batch)
                     stager.write(batch)
             parts = stager.close()
@@ -242,7 +259,12 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
                 read=observer.rows,
                 staged=staged_rows,
             )
-        return Outcome(rows=staged_rows, output_bytes=sum(p.bytes for p in parts), parts=len(parts))
+        return Outcome(
+            rows=staged_rows,
+            output_bytes=sum(p.bytes for p in parts),
+            parts=len(parts),
+            memory_pool=pyarrow.default_memory_pool().backend_name,
+        )
 
     def cleanup() -> None:
         if job.keep_output:
@@ -276,11 +298,13 @@ PATHS: dict[str, Callable[[Job], tuple[Run, Cleanup]]] = {
 def measure(job: Job) -> PathResult:
     """Run one path in this process and measure it."""
     run, cleanup = PATHS[job.path](job)
+    start_rss = _status_bytes("VmRSS")
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     outcome = run()
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_rss = _status_bytes("VmHWM")
     cleanup()
     cpu = (usage.ru_utime + usage.ru_stime) - (usage_before.ru_utime + usage_before.ru_stime)
     return PathResult(
@@ -290,16 +314,19 @@ def measure(job: Job) -> PathResult:
         parts=outcome.parts,
         wall_seconds=wall,
         cpu_seconds=cpu,
-        peak_rss_mb=peak_rss_bytes() / 1e6,
+        peak_rss_mb=peak_rss / 1e6,
+        start_rss_mb=start_rss / 1e6,
+        memory_pool=outcome.memory_pool,
     )
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident set size: VmHWM, which exec resets (ru_maxrss it does not)."""
+def _status_bytes(field_name: str) -> int:
+    """A memory figure of this process from /proc/self/status. VmHWM is the peak resident set
+    size of this process alone: exec resets it, where ru_maxrss keeps the parent's."""
     for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field_name}:"):
             return int(line.split()[1]) * 1024
-    raise BenchPathError("/proc/self/status has no VmHWM line: peak RSS needs Linux")
+    raise BenchPathError(f"/proc/self/status has no {field_name} line: the benchmark needs Linux")
 
 
 def run_in_child(job: Job, timeout: float = CHILD_TIMEOUT_SECONDS) -> PathResult:

@@ -78,7 +78,8 @@ class MultipartUpload(io.RawIOBase):
         self._buffer += view
         self.bytes_written += len(view)
         while len(self._buffer) >= self._chunk_bytes:
-            body = bytes(self._buffer[: self._chunk_bytes])
+            with memoryview(self._buffer) as whole:
+                body = bytes(whole[: self._chunk_bytes])  # one copy, not a slice and then a copy
             del self._buffer[: self._chunk_bytes]
             self._submit(body)
         return len(view)
@@ -135,7 +136,7 @@ class S3Staging:
         self.client = client
         self.bucket = bucket
         # Completion runs beside extraction; two workers keep one part finishing while the next uploads.
-        self.pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="s3-upload")
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-upload")
 
     def open_upload(self, key: str, *, chunk_bytes: int = MIN_PART_BYTES) -> MultipartUpload:
         return MultipartUpload(self.client, self.bucket, key, self.pool, chunk_bytes=chunk_bytes)

@@ -17,7 +17,9 @@ from aurora_batch.errors import ValueConversionError
 from aurora_batch.model import SourceColumn, SourceTable, quote_pg
 from aurora_batch.typemap import ColumnType, column_type
 
-DEFAULT_BLOCK_BYTES = 16 << 20  # also the largest single row the reader accepts
+# Arrow parses the CSV stream in blocks of this size, a few at a time: peak memory follows it,
+# and it is also the largest single row (as CSV text) the reader accepts (MAX_ROW_BYTES).
+DEFAULT_BLOCK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)

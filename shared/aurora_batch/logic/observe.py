@@ -108,11 +108,21 @@ def _aggregate(function: str, column: pa.Array) -> Any:
     if function == "count":
         return len(column) - column.null_count
     if function == "sum":
-        # Summed as decimal128(38, s): exact, where an int64 sum would silently wrap.
-        scale = column.type.scale if pa.types.is_decimal(column.type) else 0
-        total = pc.sum(column.cast(pa.decimal128(38, scale))).as_py()
-        return None if total is None else Decimal(total)
+        return _exact_sum(column)
     return (pc.min if function == "min" else pc.max)(column).as_py()
+
+
+def _exact_sum(column: pa.Array) -> Decimal | None:
+    """The exact sum: decimals sum into decimal128(38, s); an int64 sum could silently wrap, so its
+    high and low 32-bit halves are summed apart (each exact in int64 for any batch) and combined."""
+    if column.null_count == len(column):
+        return None
+    if pa.types.is_int64(column.type):
+        low = pc.sum(pc.bit_wise_and(column, 0xFFFFFFFF)).as_py() or 0
+        high = pc.sum(pc.shift_right(column, 32)).as_py() or 0
+        return Decimal(high * (1 << 32) + low)
+    total = pc.sum(column).as_py()
+    return None if total is None else Decimal(total)
 
 
 def _count_equal(column: pa.Array, sentinels: tuple[Any, ...]) -> int:

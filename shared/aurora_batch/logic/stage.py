@@ -23,7 +23,7 @@ from aurora_batch.adapters.s3 import S3Staging
 from aurora_batch.model import StagedPart
 
 DEFAULT_PART_TARGET_BYTES = 128 << 20  # Snowflake loads 100-250 MB compressed files best
-DEFAULT_ROW_GROUP_ROWS = 128 * 1024
+DEFAULT_ROW_GROUP_ROWS = 64 * 1024  # buffered in memory until written
 
 
 class PartSink(Protocol):
