@@ -163,3 +163,43 @@ def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
     check_report(reports[0], f"{tables}.customers", "full", CUSTOMERS)
     check_report(reports[1], f"{tables}.orders", "incremental", ORDERS)
     assert lambda_service.invocations == []
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_run_near_the_lambda_time_limit_continues_in_a_new_invocation(
+    replication_handler: Any, stack: Any, tables: str, sf_schema: str, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PART_TARGET_ROWS", "50")
+    monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
+    lambda_service = FakeLambdaService()
+    runtime = Runtime(settings_from_env(), lambda_client=lambda_service)
+    monkeypatch.setattr(replication_handler, "runtime", lambda: runtime)
+    event = {"schema_name": tables, "table_name": "orders", "target_schema": sf_schema, "batch_size": 50, "mode": mode}
+    if mode == "incremental":
+        event["incremental_column"] = "updated_at"
+
+    def nearly_out_of_time() -> FakeLambdaContext:
+        return FakeLambdaContext(timeout_seconds=30)  # less than the margin: stop at the first part
+
+    first = replication_handler.lambda_handler(event, nearly_out_of_time())
+    assert first["status"] == "continued"
+    (call,) = lambda_service.invocations
+    assert call["type"] == "Event"
+    assert call["function"] == nearly_out_of_time().invoked_function_arn
+    assert (call["payload"]["schema_name"], call["payload"]["table_name"]) == (tables, "orders")
+
+    reports = [first]
+    while lambda_service.invocations:
+        reports += lambda_service.drain(replication_handler.lambda_handler, nearly_out_of_time)
+    assert reports[-1]["status"] == "succeeded"
+    assert {r["status"] for r in reports[:-1]} == {"continued"}
+    assert len(reports) >= ORDERS // 50
+    connection = stack.snowflake_connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f'SELECT COUNT(*), COUNT(DISTINCT "ID"), SUM("AMOUNT") FROM "ANALYTICS"."{sf_schema}"."ORDERS"')
+        count, distinct, total = cursor.fetchone()
+    finally:
+        connection.close()
+    assert (count, distinct) == (ORDERS, ORDERS)
+    assert float(total) == sum(i * 1.25 for i in range(1, ORDERS + 1))

@@ -65,7 +65,7 @@ def test_every_path_reads_every_row_at_both_sizes(stack: LocalStack, pg_schema: 
     }
     assert main.csv_bytes > ROWS * 100  # ~230 bytes a row: the floor counted what COPY sent
     assert all(check.passed for check in report.checks() if check.target.startswith("every run"))
-    text = render(report, "python -m bench.run --rows 20000")
+    text = render(report, "`python -m bench.run --rows 20000`")
     assert all(label in text for label in PATH_LABELS.values())
     assert "| target | measured | result |" in text
 
