@@ -15,6 +15,7 @@ from aurora_batch.adapters.postgres import PostgresSource
 from aurora_batch.logic.invocation import RunFailedError
 
 from tests.support.lambda_fakes import FakeLambdaContext, load_handler
+from tests.support.runs import stack_session_factory
 
 WRONG_PASSWORD = "wrong-password-4f1e9c2a7b"
 
@@ -101,22 +102,8 @@ def test_the_connection_strings_do_not_carry_the_password(stack: Any, stack_env:
         assert stack.pg.password not in dsn
         assert "password=xxx" in dsn
 
-    from aurora_batch.adapters.snowflake import session_factory
-
     credentials = stack.snowflake_credentials
-    connect = session_factory(
-        endpoint=stack.snowflake_endpoint,
-        account=credentials["account"],
-        user=credentials["user"],
-        password=credentials["password"],
-        private_key=None,
-        private_key_passphrase=None,
-        warehouse=credentials["warehouse"],
-        database=credentials["database"],
-        schema=credentials["schema"],
-        role=credentials["role"],
-    )
-    session = connect("aurora-batch:probe:run")
+    session = stack_session_factory(stack)("aurora-batch:probe:run")
     try:
         shown = repr(session) + repr(vars(session))
         assert credentials["password"] not in shown

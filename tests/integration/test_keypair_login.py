@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aurora_batch.adapters.snowflake import session_factory
 from aurora_batch.config import TableOptions
 from aurora_batch.errors import TargetAuthenticationError
 
 from tests.support.keys import KeyPair, new_key_pair
-from tests.support.runs import make_runtime, replicate
+from tests.support.runs import make_runtime, replicate, stack_session_factory
 from tests.support.vault_secrets import TestSecrets
 
 ROWS = 50
@@ -143,20 +142,13 @@ def test_a_key_in_the_second_slot_logs_in_until_it_is_unset(stack: Any, user: Ke
     old, new = new_key_pair(), new_key_pair()
     user.register(old, "RSA_PUBLIC_KEY")
     user.register(new, "RSA_PUBLIC_KEY_2")
-    credentials = stack.snowflake_credentials
 
     def login(pair: KeyPair) -> None:
-        connect = session_factory(
-            endpoint=stack.snowflake_endpoint,
-            account=credentials["account"],
+        connect = stack_session_factory(
+            stack,
             user=user.name.lower(),  # login names are case-insensitive
             password=None,
             private_key=pair.private_pem,
-            private_key_passphrase=None,
-            warehouse=credentials["warehouse"],
-            database=credentials["database"],
-            schema=credentials["schema"],
-            role=credentials["role"],
         )
         session = connect("aurora-batch:keypair-test")
         try:

@@ -564,23 +564,11 @@ def test_a_statement_the_emulator_cannot_run_fails_at_once_instead_of_being_retr
     stack: LocalStack,
 ) -> None:
     # The production adapter retries server errors for minutes; the emulator answers as Snowflake does.
-    from aurora_batch.adapters.snowflake import session_factory
     from aurora_batch.errors import LoadError
 
-    credentials = stack.snowflake_credentials
-    session = session_factory(
-        endpoint=stack.snowflake_endpoint,
-        account=credentials["account"],
-        user=credentials["user"],
-        password=credentials["password"],
-        private_key=None,
-        private_key_passphrase=None,
-        warehouse=credentials["warehouse"],
-        database=credentials["database"],
-        schema=credentials["schema"],
-        role=credentials["role"],
-        network_timeout=600,
-    )("aurora-batch:probe:statement-error")
+    from tests.support.runs import stack_session_factory
+
+    session = stack_session_factory(stack, network_timeout=600)("aurora-batch:probe:statement-error")
     try:
         session.execute("CREATE TABLE IF NOT EXISTS DUP_PROBE (ID INT PRIMARY KEY)")
         session.execute("INSERT INTO DUP_PROBE VALUES (1)")

@@ -70,3 +70,24 @@ def replicate(
         return TableReplication(options, runtime.settings, services, budget=budget).run().to_dict()
     finally:
         services.staging.close()
+
+
+def stack_session_factory(stack: Any, **overrides: Any) -> Callable[[str], SnowflakeSession]:
+    """The product's own Snowflake session factory, pointed at the stack's emulator with the
+    seeded credentials; keyword arguments replace any of them (user, private_key, ...)."""
+    from aurora_batch.adapters.snowflake import session_factory
+
+    credentials = stack.snowflake_credentials
+    options: dict[str, Any] = {
+        "endpoint": stack.snowflake_endpoint,
+        "account": credentials["account"],
+        "user": credentials["user"],
+        "password": credentials["password"],
+        "private_key": None,
+        "private_key_passphrase": None,
+        "warehouse": credentials["warehouse"],
+        "database": credentials["database"],
+        "schema": credentials["schema"],
+        "role": credentials["role"],
+    }
+    return session_factory(**{**options, **overrides})

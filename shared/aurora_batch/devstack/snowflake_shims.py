@@ -289,23 +289,7 @@ def create_table_clone(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
     keys, comments and varchar lengths, and rejects OR REPLACE and COPY GRANTS. Grants are not
     emulated, so COPY GRANTS is accepted and has nothing to copy.
     """
-    target = TableName.resolve(match["table"], ctx.conn)
-    source = TableName.resolve(match["source"], ctx.conn)
-    with _ddl_transaction(ctx) as duck:
-        _require_table(duck, source)
-        if _table_exists(duck, target):
-            if match["if_not_exists"]:
-                return ShimResult.status(f"{target.name} already exists, statement succeeded.")
-            if not match["replace"]:
-                raise EmulatorStatementError(
-                    f"SQL compilation error:\nObject '{target.name}' already exists.",
-                    errno=2002,
-                    sqlstate="42710",
-                )
-            duck.execute(f"DROP TABLE {target.sql}")
-        _copy_table(duck, source, target)
-    _copy_metadata(ctx.duck, source, target)
-    return ShimResult.status(f"Table {target.name} successfully created.")
+    return _create_from(ctx, match, rows=True)
 
 
 @shim(
@@ -325,6 +309,11 @@ def create_table_like(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
     fakesnow runs LIKE itself but loses its own side records (varchar lengths, comments), so the new
     table would report VARCHAR(n) columns as unbounded. Grants are not emulated: COPY GRANTS is accepted.
     """
+    return _create_from(ctx, match, rows=False)
+
+
+def _create_from(ctx: ShimContext, match: re.Match[str], *, rows: bool) -> ShimResult:
+    """CREATE [OR REPLACE] TABLE [IF NOT EXISTS] <table> (CLONE|LIKE) <source>: the shared part."""
     target = TableName.resolve(match["table"], ctx.conn)
     source = TableName.resolve(match["source"], ctx.conn)
     with _ddl_transaction(ctx) as duck:
@@ -339,7 +328,7 @@ def create_table_like(ctx: ShimContext, match: re.Match[str]) -> ShimResult:
                     sqlstate="42710",
                 )
             duck.execute(f"DROP TABLE {target.sql}")
-        _copy_table(duck, source, target, rows=False)
+        _copy_table(duck, source, target, rows=rows)
     _copy_metadata(ctx.duck, source, target)
     return ShimResult.status(f"Table {target.name} successfully created.")
 
