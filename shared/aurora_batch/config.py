@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -199,7 +199,6 @@ class Settings(OpsSettings):
     crash_at: Literal["extract", "upload", "copy", "commit", "cleanup"] | None = Field(
         default=None, description="failure injection for the convergence tests only"
     )
-    defaults: TableOptions | None = None  # from SCHEMA_NAME/TABLE_NAME/REPLICATION_MODE/...
     default_options: dict[str, Any] = Field(default_factory=dict)
     tables: tuple[TableOptions, ...] = ()
 
@@ -406,6 +405,3 @@ def _configured(settings: Settings, entry: Mapping[str, Any], event_options: Map
         if table.schema_name == schema and table.table_name == name:
             return dict(table.model_dump(exclude_unset=True))
     return {}
-
-
-TableOptionsList = Annotated[list[TableOptions], Field(min_length=1)]

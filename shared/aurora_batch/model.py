@@ -4,7 +4,7 @@ functions import this module too, and must not pull in pyarrow or the Snowflake 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 _PLAIN_PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
@@ -141,11 +141,3 @@ class StagedPart:
     stage_path: str  # path relative to the external stage's URL, as used in COPY FILES=(...)
     rows: int
     bytes: int
-
-
-@dataclass
-class PhaseTimings:
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def add(self, phase: str, seconds: float) -> None:
-        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + seconds, 3)

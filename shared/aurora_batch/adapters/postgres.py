@@ -138,11 +138,6 @@ class Snapshot:
         row: tuple[Any, ...] | None = self._cursor.fetchone()
         return row
 
-    def can_read(self, relation: str) -> bool:
-        """Whether the role may SELECT a catalog view (e.g. pg_stat_activity rows of others)."""
-        row = self.query_one("SELECT has_table_privilege(%s, 'SELECT')", (relation,))
-        return bool(row and row[0])
-
     def mogrify(self, sql: str, params: tuple[Any, ...]) -> str:
         return self._cursor.mogrify(sql, params).decode()
 

@@ -150,12 +150,6 @@ class S3Staging:
         except Exception as exc:
             raise StagingError("cannot list staged objects", bucket=self.bucket, prefix=prefix) from exc
 
-    def head_size(self, key: str) -> int:
-        try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
-        except Exception as exc:
-            raise StagingError("cannot read staged object", bucket=self.bucket, key=key) from exc
-
     def delete_keys(self, keys: list[str]) -> int:
         """Delete in batches of 1000; returns how many were deleted."""
         deleted = 0

@@ -6,8 +6,8 @@ multithreaded CSV reader straight into typed columns; no Python code touches a r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
 import pyarrow as pa
@@ -61,13 +61,6 @@ def plan_columns(table: SourceTable, staged_names: dict[str, str]) -> tuple[Extr
         ExtractColumn(source=table.column(name), ctype=column_type(table.column(name)), staged_name=staged)
         for name, staged in staged_names.items()
     )
-
-
-@dataclass
-class ExtractCounters:
-    rows: int = 0
-    batches: int = 0
-    clamped: dict[str, int] = field(default_factory=dict)
 
 
 def read_batches(
@@ -152,7 +145,3 @@ def column_offending_row_sql(plan: ExtractPlan, column: ExtractColumn) -> str | 
         f"OR {col} IN ('Infinity'::numeric, '-Infinity'::numeric) "
         f"OR {col} <> round({col}, {scale}) OR abs({col}) >= 1e{limit_integer_digits} LIMIT 1"
     )
-
-
-def names(columns: Sequence[ExtractColumn]) -> list[str]:
-    return [c.staged_name for c in columns]

@@ -300,6 +300,7 @@ class TableReplication:
         self._lease: Lease | None = None
         self._lease_renewed_at = 0.0
         self._session: SnowflakeSession | None = None
+        self._target_ready = False
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -502,6 +503,8 @@ class TableReplication:
         """Evolve an existing target to the source's shape (or refuse an incompatible change).
         A missing target is created only when `create`: after a successful extract, so a run that
         fails before loading leaves nothing behind in Snowflake."""
+        if self._target_ready:
+            return  # already created or evolved earlier in this invocation
         session = self._session_for_run()
         with self._phase("prepare"):
             exists = int(session.execute(sql.table_exists_sql(target))[0][0]) > 0
@@ -509,6 +512,7 @@ class TableReplication:
                 if create:
                     session.execute(sql.create_table_sql(target))
                     self.report.schema_changes.append("created")
+                    self._target_ready = True
                 return
             rows = session.execute(sql.describe_columns_sql(target))
             existing = [sql.ExistingColumn(r[0], r[1], r[2], r[3], r[4]) for r in rows]
@@ -516,6 +520,7 @@ class TableReplication:
             for statement in statements:
                 session.execute(statement)
             self.report.schema_changes.extend(statements)
+            self._target_ready = True
 
     def _drop_stale_work_tables(self, target: TargetTable, keep: set[str]) -> None:
         """Work tables left by a run that crashed are dropped before a new one starts."""
@@ -956,10 +961,6 @@ def _restore(value: Any) -> Any:
             return date.fromisoformat(value["iso"])
         return datetime.fromisoformat(value["iso"])
     return value
-
-
-def _text(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _after_position_predicate(

@@ -254,10 +254,6 @@ class Stager:
             future.cancel()
         self._pending = []
 
-    @property
-    def next_index(self) -> int:
-        return self._next_index
-
 
 def choose_dictionary_columns(sample: pa.RecordBatch, max_distinct_ratio: float = 0.1) -> list[str]:
     """Dictionary-encode only the string columns that repeat: on unique values dictionary
