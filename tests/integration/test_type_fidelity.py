@@ -394,3 +394,20 @@ def test_an_unconstrained_numeric_that_does_not_fit_fails_naming_table_column_an
         assert cursor.fetchone()[0] <= 1  # at most the empty target created before the extract; no work table
     finally:
         connection.close()
+
+
+def test_a_row_longer_than_max_row_bytes_fails_naming_the_setting(
+    stack: Any, stack_env: dict[str, str], pg_schema: str, sf_schema: str
+) -> None:
+    with stack.pg_connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{pg_schema}".wide (id int PRIMARY KEY, body text)')
+        cursor.execute(f"INSERT INTO \"{pg_schema}\".wide VALUES (1, repeat('x', 3 * 1024 * 1024))")
+        connection.commit()
+    runtime = Runtime(settings_from_env({**os.environ, "MAX_ROW_BYTES": str(1 << 20)}))
+
+    report = run_table(TableOptions(schema_name=pg_schema, table_name="wide", target_schema=sf_schema), runtime)
+
+    assert report.status == "failed"
+    assert report.error is not None
+    assert report.error["field"] == "MAX_ROW_BYTES"
+    assert "MAX_ROW_BYTES" in report.error["message"]

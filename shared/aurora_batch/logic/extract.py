@@ -113,6 +113,13 @@ def read_batches(
 def _conversion_error(exc: pa.ArrowInvalid, plan: ExtractPlan, table_name: str) -> ValueConversionError:
     """Name the column whose value could not be represented (Arrow says 'CSV column #N')."""
     message = str(exc)
+    if "straddling" in message or "straddles" in message:
+        # Arrow's block is the longest row it can read: the fix is MAX_ROW_BYTES, not the data.
+        return ValueConversionError(
+            f"a row of {table_name} is longer than MAX_ROW_BYTES; raise MAX_ROW_BYTES for this table",
+            table=table_name,
+            field="MAX_ROW_BYTES",
+        )
     column: str | None = None
     marker = "CSV column #"
     if marker in message:
