@@ -27,12 +27,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aurora_batch.config import Settings
 from aurora_batch.errors import PermanentError
 from aurora_batch.model import TableRef
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COPY_BUFFER_BYTES = 1 << 20  # what Snapshot.copy_out buffers its pipe with
+COPY_BUFFER_BYTES = 1 << 20  # the raw COPY paths write /dev/null through a buffer this size
 NAIVE_FETCH_ROWS = 10_000
+DEFAULT_EXTRACT_BATCH_BYTES: int = Settings.model_fields["extract_batch_bytes"].default
 CHILD_TIMEOUT_SECONDS = 900.0
 
 
@@ -69,7 +71,7 @@ class Job:
     s3: S3Endpoint | None = None
     keep_output: bool = False  # False: staged parts are deleted after the clock stops
     # What-ifs for the engine's existing knobs; None keeps the product's default.
-    block_bytes: int | None = None  # read_batches(block_bytes=)
+    batch_bytes: int | None = None  # Snapshot.copy_batches(batch_bytes=)
     row_group_rows: int | None = None  # Stager(row_group_rows=)
 
     @property
@@ -187,7 +189,8 @@ def _naive(job: Job) -> tuple[Run, Cleanup]:
 
 def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     """The replication Lambda's extract-and-stage loop (TableReplication._stage) with production
-    defaults: snapshot, describe, plan, COPY csv into Arrow batches of BATCH_SIZE rows, per-batch
+    defaults: snapshot, describe, plan, binary COPY decoded into Arrow and cut into batches of
+    BATCH_SIZE rows, per-batch
     observation, zstd Parquet parts of PART_TARGET_BYTES."""
     import shutil
 
@@ -195,7 +198,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     from aurora_batch.adapters.postgres import PostgresSource
     from aurora_batch.adapters.s3 import S3Staging
     from aurora_batch.config import TableOptions
-    from aurora_batch.logic.extract import DEFAULT_BLOCK_BYTES, ExtractPlan, plan_columns, read_batches
+    from aurora_batch.logic.extract import ExtractPlan, plan_columns, read_batches
     from aurora_batch.logic.observe import StreamObserver, aggregate_specs
     from aurora_batch.logic.stage import (
         DEFAULT_ROW_GROUP_ROWS,
@@ -207,7 +210,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     from aurora_batch.model import snowflake_name
 
     batch_rows: int = TableOptions.model_fields["batch_size"].default
-    block_bytes = job.block_bytes or DEFAULT_BLOCK_BYTES
+    batch_bytes = job.batch_bytes or DEFAULT_EXTRACT_BATCH_BYTES
     row_group_rows = job.row_group_rows or DEFAULT_ROW_GROUP_ROWS
     source = PostgresSource.from_params(
         host=job.pg.host,
@@ -241,11 +244,8 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
                 key_columns=tuple(staged_names[k] for k in table.primary_key),
             )
             stager = Stager(sinks, run_path, plan.schema, row_group_rows=row_group_rows)
-            with snapshot.copy_out(plan.select_sql()) as stream:
-                batches = read_batches(
-                    stream, plan, batch_rows=batch_rows, table_name=job.ref.qualified, block_bytes=block_bytes
-                )
-                for batch in batches:
+            with snapshot.copy_batches(plan.select_sql(), batch_bytes=batch_bytes) as raw:
+                for batch in read_batches(raw, plan, batch_rows=batch_rows, table_name=job.ref.qualified):
                     observer.observe(batch)
                     stager.write(batch)
             parts = stager.close()

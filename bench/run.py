@@ -24,12 +24,11 @@ from typing import TextIO
 from aurora_batch.devstack import LocalStack
 from aurora_batch.devstack.services import AWS_REGION, AWS_TEST_KEY
 from aurora_batch.errors import AuroraBatchError
-from aurora_batch.logic.extract import DEFAULT_BLOCK_BYTES
 from aurora_batch.logic.stage import DEFAULT_PART_TARGET_BYTES, DEFAULT_ROW_GROUP_ROWS
 from aurora_batch.model import TableRef
 
 from bench import dataset
-from bench.paths import REPO_ROOT, Job, PathResult, PgEndpoint, S3Endpoint, run_in_child
+from bench.paths import DEFAULT_EXTRACT_BATCH_BYTES, REPO_ROOT, Job, PathResult, PgEndpoint, S3Endpoint, run_in_child
 
 BENCH_TABLE = TableRef("bench", "mixed10")
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.md"
@@ -64,7 +63,7 @@ class BenchConfig:
     repeat: int = 3
     naive_repeat: int = 1
     table: TableRef = BENCH_TABLE
-    block_bytes: int | None = None  # None: the product's default
+    batch_bytes: int | None = None  # None: the product's default (EXTRACT_BATCH_BYTES)
     row_group_rows: int | None = None  # None: the product's default
 
 
@@ -240,7 +239,7 @@ class Runner:
             out_dir=str(self._stack.root_dir / "bench-parts" / run_id),
             s3=self._s3,
             keep_output=keep_output,
-            block_bytes=self._config.block_bytes,
+            batch_bytes=self._config.batch_bytes,
             row_group_rows=self._config.row_group_rows,
         )
 
@@ -316,11 +315,11 @@ def _load(load: tuple[float, float, float]) -> str:
 
 
 def _engine_settings(config: BenchConfig, pools: set[str]) -> str:
-    block = config.block_bytes or DEFAULT_BLOCK_BYTES
+    batch = config.batch_bytes or DEFAULT_EXTRACT_BATCH_BYTES
     row_group = config.row_group_rows or DEFAULT_ROW_GROUP_ROWS
     return (
-        f"BATCH_SIZE 10,000 rows (the default), CSV block {block / MIB:g} MiB"
-        f"{'' if config.block_bytes is None else ' (not the default)'}, row group {row_group:,} rows"
+        f"BATCH_SIZE 10,000 rows (the default), driver batch {batch / MIB:g} MiB"
+        f"{'' if config.batch_bytes is None else ' (not the default)'}, row group {row_group:,} rows"
         f"{'' if config.row_group_rows is None else ' (not the default)'}, part target "
         f"{DEFAULT_PART_TARGET_BYTES / MIB:g} MiB, zstd; Arrow memory pool: {', '.join(sorted(pools)) or '?'}"
     )
@@ -414,7 +413,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--large-rows", type=int, default=defaults.large_rows, help="rows of the memory-flatness run")
     parser.add_argument("--repeat", type=int, default=defaults.repeat, help="runs per path (fastest counts)")
     parser.add_argument("--naive-repeat", type=int, default=defaults.naive_repeat, help="runs of naive")
-    parser.add_argument("--block-bytes", type=int, help="what-if: CSV block bytes")
+    parser.add_argument("--batch-bytes", type=int, help="what-if: EXTRACT_BATCH_BYTES")
     parser.add_argument("--row-group-rows", type=int, help="what-if: Parquet row group rows")
     parser.add_argument("--results", type=Path, default=RESULTS_PATH, help="where the Markdown report goes")
     args = parser.parse_args(list(argv))
@@ -432,7 +431,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         large_rows=args.large_rows,
         repeat=args.repeat,
         naive_repeat=args.naive_repeat,
-        block_bytes=args.block_bytes,
+        batch_bytes=args.batch_bytes,
         row_group_rows=args.row_group_rows,
     )
     command = f"`{' '.join(['.venv/bin/python -m bench.run', *arguments])}`"

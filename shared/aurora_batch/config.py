@@ -195,7 +195,7 @@ class Settings(OpsSettings):
     snowflake_stage: str = Field(min_length=1)
     lease_seconds: int = Field(default=900, ge=30)
     time_margin_seconds: int = Field(default=120, ge=0)
-    max_row_bytes: int = Field(default=4 << 20, ge=1 << 20, le=1 << 30)
+    extract_batch_bytes: int = Field(default=8 << 20, ge=1 << 20, le=1 << 30)
     crash_at: Literal["extract", "upload", "copy", "commit", "cleanup"] | None = Field(
         default=None, description="failure injection for the convergence tests only"
     )
@@ -240,7 +240,7 @@ _ENV_FIELDS = {
     "AWS_REGION": "aws_region",
     "LEASE_SECONDS": "lease_seconds",
     "TIME_MARGIN_SECONDS": "time_margin_seconds",
-    "MAX_ROW_BYTES": "max_row_bytes",
+    "EXTRACT_BATCH_BYTES": "extract_batch_bytes",
     "LOG_LEVEL": "log_level",
     "AURORA_BATCH_CRASH_AT": "crash_at",
 }

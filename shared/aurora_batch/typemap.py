@@ -1,8 +1,8 @@
 """The type mapping, PostgreSQL -> Arrow -> Snowflake, in one table.
 
 Every source column gets:
-- the SELECT expression used inside `COPY (SELECT ...) TO STDOUT (FORMAT csv)`,
-- the Arrow type the CSV text is parsed into (and staged as, in Parquet),
+- the SELECT expression used inside `COPY (SELECT ...) TO STDOUT (FORMAT binary)`,
+- the Arrow type it is staged as (the driver decodes the binary value, then Arrow casts it),
 - the Snowflake type of the target column, and the type it has in the transient staging table,
 - the expression that turns a staged value into a target value (PARSE_JSON, TO_BINARY, ...).
 
@@ -69,17 +69,21 @@ def _integer(width: int) -> Callable[[SourceColumn, str], ColumnType]:
 
 
 def _numeric(column: SourceColumn, col: str) -> ColumnType:
+    # The exact decimal text, which Arrow's safe cast parses: a value that would lose a digit or
+    # overflow the precision fails instead of rounding. (numeric_out on the server is cheaper
+    # than decoding the binary base-10000 digits on the client.)
+    select = f"{col}::text"
     precision, scale = column.numeric_precision, column.numeric_scale
     if precision is None:
         precision, scale = SNOWFLAKE_MAX_PRECISION, UNCONSTRAINED_NUMERIC_SCALE
         sf = f"NUMBER({precision},{scale})"
-        return ColumnType("numeric", col, pa.decimal128(precision, scale), sf, sf, "{col}")
+        return ColumnType("numeric", select, pa.decimal128(precision, scale), sf, sf, "{col}")
     scale = scale or 0
     if precision > SNOWFLAKE_MAX_PRECISION:
         # More digits than Snowflake's NUMBER holds: keep the exact decimal text.
         return _text_form(column, col)
     sf = f"NUMBER({precision},{scale})"
-    return ColumnType("numeric", col, pa.decimal128(precision, scale), sf, sf, "{col}")
+    return ColumnType("numeric", select, pa.decimal128(precision, scale), sf, sf, "{col}")
 
 
 def _float(width: int) -> Callable[[SourceColumn, str], ColumnType]:
@@ -93,7 +97,10 @@ def _float(width: int) -> Callable[[SourceColumn, str], ColumnType]:
 
 def _varchar(column: SourceColumn, col: str) -> ColumnType:
     sf = f"VARCHAR({column.char_length})" if column.char_length else "VARCHAR"
-    return ColumnType("text", col, pa.large_string(), sf, sf, "{col}")
+    # citext and name are not types the driver knows; their text is the value. char(n) keeps its
+    # padding: its output function pads, and a ::text cast would trim it.
+    select = col if column.type_name in ("text", "varchar", "bpchar") else f"{col}::text"
+    return ColumnType("text", select, pa.large_string(), sf, sf, "{col}")
 
 
 def _boolean(column: SourceColumn, col: str) -> ColumnType:
@@ -143,7 +150,8 @@ def _array(column: SourceColumn, col: str) -> ColumnType:
 
 
 def _uuid(column: SourceColumn, col: str) -> ColumnType:
-    return ColumnType("uuid", col, pa.string(), "VARCHAR(36)", "VARCHAR(36)", "{col}")
+    # uuid_out on the server: the canonical lowercase 8-4-4-4-12 text
+    return ColumnType("uuid", f"{col}::text", pa.string(), "VARCHAR(36)", "VARCHAR(36)", "{col}")
 
 
 def _bytea(column: SourceColumn, col: str) -> ColumnType:
@@ -155,13 +163,14 @@ def _bytea(column: SourceColumn, col: str) -> ColumnType:
 
 def _money(column: SourceColumn, col: str) -> ColumnType:
     # money's text form depends on lc_monetary; its numeric value does not.
-    return ColumnType("money", f"{col}::numeric", pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
+    return ColumnType("money", f"{col}::numeric::text", pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
 
 
 def _text_form(column: SourceColumn, col: str) -> ColumnType:
-    # COPY renders the column with the type's own output function: the canonical, lossless text.
-    # (A ::text cast can differ: text(inet) always appends the netmask.)
-    return ColumnType("text form", col, pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
+    # format('%s') renders the value with the type's own output function: the canonical, lossless
+    # text. (A ::text cast can differ: text(inet) always appends the netmask.) It makes '' of NULL.
+    select = f"CASE WHEN {col} IS NULL THEN NULL ELSE format('%s', {col}) END"
+    return ColumnType("text form", select, pa.large_string(), "VARCHAR", "VARCHAR", "{col}")
 
 
 _BY_TYPE_NAME: dict[str, Callable[[SourceColumn, str], ColumnType]] = {

@@ -396,18 +396,27 @@ def test_an_unconstrained_numeric_that_does_not_fit_fails_naming_table_column_an
         connection.close()
 
 
-def test_a_row_longer_than_max_row_bytes_fails_naming_the_setting(
+def test_rows_longer_than_the_extract_batch_come_through_whole(
     stack: Any, stack_env: dict[str, str], pg_schema: str, sf_schema: str
 ) -> None:
     with stack.pg_connect() as connection, connection.cursor() as cursor:
         cursor.execute(f'CREATE TABLE "{pg_schema}".wide (id int PRIMARY KEY, body text)')
-        cursor.execute(f"INSERT INTO \"{pg_schema}\".wide VALUES (1, repeat('x', 3 * 1024 * 1024))")
+        cursor.execute(
+            f'INSERT INTO "{pg_schema}".wide '
+            "SELECT g, repeat(chr(64 + g), 3 * 1024 * 1024) FROM generate_series(1, 3) g"
+        )
         connection.commit()
-    runtime = Runtime(settings_from_env({**os.environ, "MAX_ROW_BYTES": str(1 << 20)}))
+    runtime = Runtime(settings_from_env({**os.environ, "EXTRACT_BATCH_BYTES": str(1 << 20)}))
 
     report = run_table(TableOptions(schema_name=pg_schema, table_name="wide", target_schema=sf_schema), runtime)
 
-    assert report.status == "failed"
-    assert report.error is not None
-    assert report.error["field"] == "MAX_ROW_BYTES"
-    assert "MAX_ROW_BYTES" in report.error["message"]
+    assert report.status == "succeeded", report.error
+    connection = stack.snowflake_connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(
+            f'SELECT ID, LENGTH(BODY), LEFT(BODY, 1), RIGHT(BODY, 1) FROM "ANALYTICS"."{sf_schema}"."WIDE" ORDER BY ID'
+        )
+        assert cursor.fetchall() == [(1, 3 << 20, "A", "A"), (2, 3 << 20, "B", "B"), (3, 3 << 20, "C", "C")]
+    finally:
+        connection.close()

@@ -18,7 +18,14 @@ from tools.build_lambda import ARCHITECTURES, BuildError, Dependency
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARM64 = ARCHITECTURES["arm64"]
-HEAVY_DEPENDENCIES = {"pyarrow", "snowflake-connector-python", "psycopg2-binary", "hvac"}
+HEAVY_DEPENDENCIES = {
+    "pyarrow",
+    "snowflake-connector-python",
+    "psycopg2-binary",
+    "hvac",
+    "adbc-driver-manager",
+    "adbc-driver-postgresql",
+}
 
 
 def constraints() -> dict[str, str]:

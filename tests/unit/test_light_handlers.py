@@ -15,7 +15,7 @@ from aurora_batch.errors import ConfigError
 from aurora_batch.wiring_light import OpsRuntime
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-HEAVY = ("pyarrow", "snowflake", "psycopg2", "hvac")
+HEAVY = ("pyarrow", "snowflake", "psycopg2", "hvac", "adbc_driver_manager", "adbc_driver_postgresql")
 IMPORT_HANDLER = (
     "import json, sys\n"
     "import handler\n"

@@ -1,21 +1,29 @@
-"""PostgreSQL adapter (psycopg2). The only module that imports psycopg2.
+"""PostgreSQL adapter: psycopg2 for the catalog and control queries, the ADBC PostgreSQL
+driver for the rows. The only module that imports either.
 
 A `Snapshot` is one REPEATABLE READ READ ONLY transaction in UTC: the catalog read, the
-incremental bounds and the COPY stream of one extract all see the same data.
+incremental bounds and the COPY stream of one extract all see the same data. The rows are read
+through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, which the ADBC driver issues and decodes
+into Arrow record batches in C++, on a second connection that imports the snapshot.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import Any
 
+import adbc_driver_manager
+import adbc_driver_manager.dbapi
+import adbc_driver_postgresql.dbapi as adbc_dbapi
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
+import pyarrow as pa
+from adbc_driver_manager._reader import AdbcRecordBatchReader
 
 from aurora_batch.errors import (
     ExtractError,
@@ -29,6 +37,12 @@ logger = logging.getLogger(__name__)
 
 Connection = psycopg2.extensions.connection
 ConnectFactory = Callable[[], Connection]
+BulkConnection = adbc_driver_manager.dbapi.Connection
+BulkConnectFactory = Callable[[], BulkConnection]
+
+# Batches read ahead of the consumer. With the driver's batch size (EXTRACT_BATCH_BYTES) this
+# bounds the extract's memory whatever the table's size.
+_READ_AHEAD_BATCHES = 2
 
 # SQLSTATE classes of errors in the query itself, not in the connection or the server's state:
 # 22 data exception, 42 syntax error or access rule violation, 0A feature not supported.
@@ -122,9 +136,10 @@ def describe_table(cursor: Any, ref: TableRef) -> SourceTable:
 class Snapshot:
     """One consistent, read-only view of the source for the duration of an extract."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, connect_bulk: BulkConnectFactory | None = None) -> None:
         self._connection = connection
         self._cursor = connection.cursor()
+        self._connect_bulk = connect_bulk
 
     def describe(self, ref: TableRef) -> SourceTable:
         return describe_table(self._cursor, ref)
@@ -142,57 +157,130 @@ class Snapshot:
         return self._cursor.mogrify(sql, params).decode()
 
     @contextlib.contextmanager
-    def copy_out(self, select_sql: str) -> Iterator[IO[bytes]]:
-        """Stream `COPY (select_sql) TO STDOUT (FORMAT csv)` as a readable binary file.
+    def copy_batches(self, select_sql: str, *, batch_bytes: int) -> Iterator[Iterator[pa.RecordBatch]]:
+        """Stream the rows of `select_sql` as Arrow record batches, in this snapshot.
 
-        psycopg2 pushes rows into a file; the Arrow CSV reader pulls from one. A pipe joins
-        them, with the COPY running in a thread, so nothing is held beyond the pipe buffer.
+        The ADBC driver runs `COPY (select_sql) TO STDOUT (FORMAT binary)` on a second
+        connection that imports this transaction's snapshot (`pg_export_snapshot`), and decodes
+        the binary rows into Arrow in C++. A thread reads up to two batches ahead, so the decoding
+        overlaps the caller's work and memory stays bounded.
         """
-        copy_sql = f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, NULL '')"
-        read_fd, write_fd = os.pipe()
-        # Buffered: read(n) then returns n bytes (or EOF), never a short pipe read, so Arrow's
-        # blocks are whole and a long row never straddles a block it thinks has ended.
-        reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
-        failure: list[BaseException] = []
-        stopped = threading.Event()
-
-        def pump() -> None:
-            with os.fdopen(write_fd, "wb", buffering=1 << 20) as writer:
-                try:
-                    self._cursor.copy_expert(copy_sql, writer)
-                except BaseException as exc:  # handed to the consumer thread below
-                    if not stopped.is_set():
-                        failure.append(exc)
-
-        pump_thread = threading.Thread(target=pump, name="pg-copy-out", daemon=True)
-        pump_thread.start()
+        if self._connect_bulk is None:
+            raise ExtractError("this source has no bulk connection to stream rows with")
+        row = self.query_one("SELECT pg_export_snapshot()")
+        assert row is not None
+        bulk = self._connect_bulk()
+        cursor = bulk.cursor()
+        statement = cursor.adbc_statement
         try:
-            yield reader
+            for sql in (
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                f"SET TRANSACTION SNAPSHOT {self.mogrify('%s', (str(row[0]),))}",
+                *_SESSION_SETTINGS,
+            ):
+                cursor.execute(sql)
+            statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
+            statement.set_sql_query(select_sql)
+            handle, _ = statement.execute_query()
+            # The driver's own reader: a failure mid-stream keeps PostgreSQL's SQLSTATE.
+            reader = AdbcRecordBatchReader._import_from_c(handle.address)
+        except adbc_driver_manager.Error as exc:
+            cursor.close()
+            bulk.close()
+            raise _extract_error(exc) from exc
+        read_ahead = _ReadAhead(reader)
+        try:
+            yield read_ahead.batches()
         finally:
-            if pump_thread.is_alive():
-                # The consumer stopped early (error or time budget): cancel the COPY server-side.
-                stopped.set()
-                self._connection.cancel()
+            read_ahead.stop(cancel=statement.cancel)
             reader.close()
-            pump_thread.join()
-        if failure:
-            exc = failure[0]
-            if isinstance(exc, psycopg2.Error) and (exc.pgcode or "")[:2] in _PERMANENT_SQLSTATE_CLASSES:
-                raise SourceQueryError(
-                    f"PostgreSQL rejected the extract query: {(exc.pgerror or str(exc)).strip()}",
-                    sqlstate=exc.pgcode,
-                ) from exc
-            if isinstance(exc, psycopg2.Error):
-                raise ExtractError(f"COPY failed: {exc.pgerror or exc}".strip(), sqlstate=exc.pgcode) from exc
-            raise ExtractError(f"COPY failed: {type(exc).__name__}") from exc
+            cursor.close()
+            bulk.close()
+        if read_ahead.failure is not None:
+            raise _extract_error(read_ahead.failure) from read_ahead.failure
+
+
+class _ReadAhead:
+    """Reads a record batch stream in a thread, a bounded number of batches ahead."""
+
+    _END = object()
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=_READ_AHEAD_BATCHES)
+        self._stopped = threading.Event()
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._pump, name="pg-copy-out", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                try:
+                    batch = self._reader.read_next_batch()
+                except StopIteration:
+                    break
+                self._put(batch)
+        except BaseException as exc:  # handed to the consumer
+            if not self._stopped.is_set():
+                self.failure = exc
+        finally:
+            self._put(self._END)
+
+    def _put(self, item: object) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                if self.failure is not None:
+                    raise _extract_error(self.failure) from self.failure
+                return
+            yield item
+
+    def stop(self, cancel: Callable[[], None]) -> None:
+        """Stop reading. A stream still running is cancelled server-side."""
+        if self._thread.is_alive():
+            self._stopped.set()
+            with contextlib.suppress(adbc_driver_manager.Error):
+                cancel()
+            self._thread.join()
+            self.failure = None  # the cancellation's own error is not a failure
+
+
+def _extract_error(exc: BaseException) -> ExtractError | SourceQueryError:
+    """A permanent error when PostgreSQL rejected the query itself, else a retryable one."""
+    if isinstance(exc, ExtractError | SourceQueryError):
+        return exc
+    sqlstate = getattr(exc, "sqlstate", None)
+    message = str(exc).split("\n", 1)[0].strip() or type(exc).__name__
+    if isinstance(sqlstate, str) and sqlstate[:2] in _PERMANENT_SQLSTATE_CLASSES:
+        return SourceQueryError(f"PostgreSQL rejected the extract query: {message}", sqlstate=sqlstate)
+    return ExtractError(f"COPY failed: {message}", sqlstate=sqlstate)
+
+
+def _conninfo(**params: str) -> str:
+    """A libpq keyword/value connection string; every value quoted, so none can add a keyword."""
+
+    def quote(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return " ".join(f"{key}={quote(value)}" for key, value in params.items())
 
 
 class PostgresSource:
-    """Opens snapshots. `connect` is injectable; the default builds a connection from a DSN
-    assembled from keyword arguments (never logged)."""
+    """Opens snapshots. Both connection factories are injectable; `from_params` builds them from
+    keyword arguments (never logged)."""
 
-    def __init__(self, connect: ConnectFactory) -> None:
+    def __init__(self, connect: ConnectFactory, connect_bulk: BulkConnectFactory | None = None) -> None:
         self._connect = connect
+        self._connect_bulk = connect_bulk
 
     @classmethod
     def from_params(
@@ -226,7 +314,29 @@ class PostgresSource:
                     f"cannot connect to PostgreSQL: {reason}", host=host, port=port, database=database
                 ) from exc
 
-        return cls(connect)
+        conninfo = _conninfo(
+            host=host,
+            port=str(port),
+            dbname=database,
+            user=user,
+            password=password,
+            sslmode=sslmode or "prefer",
+            application_name=application_name,
+            connect_timeout=str(connect_timeout),
+        )
+
+        def connect_bulk() -> BulkConnection:
+            try:
+                bulk: BulkConnection = adbc_dbapi.connect(conninfo, autocommit=True)
+                return bulk
+            except adbc_driver_manager.Error as exc:
+                # libpq's message names host, port and user; the conninfo is never echoed.
+                reason = str(exc).replace(password, "***").strip().splitlines()[0] or "connection failed"
+                raise SourceConnectionError(
+                    f"cannot connect to PostgreSQL for the extract: {reason}", host=host, port=port, database=database
+                ) from exc
+
+        return cls(connect, connect_bulk)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -236,7 +346,7 @@ class PostgresSource:
             with connection.cursor() as cursor:
                 for statement in _SESSION_SETTINGS:
                     cursor.execute(statement)
-            yield Snapshot(connection)
+            yield Snapshot(connection, self._connect_bulk)
             connection.rollback()  # read only: nothing to commit
         finally:
             connection.close()

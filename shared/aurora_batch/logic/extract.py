@@ -1,25 +1,22 @@
-"""Extract: stream a PostgreSQL table out of COPY into Arrow record batches.
+"""Extract: turn the record batches of a binary COPY into the plan's Arrow types.
 
-The CSV text that `COPY ... TO STDOUT (FORMAT csv)` produces is parsed by Arrow's
-multithreaded CSV reader straight into typed columns; no Python code touches a row.
+The adapter streams `COPY (SELECT ...) TO STDOUT (FORMAT binary)` decoded into Arrow by the ADBC
+PostgreSQL driver. Here each column is brought to the type the mapping stages it as, with Arrow
+compute only (no Python per value); a numeric that does not fit its decimal fails naming the
+column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 
 from aurora_batch.errors import ValueConversionError
 from aurora_batch.model import SourceColumn, SourceTable, quote_pg
 from aurora_batch.typemap import ColumnType, column_type
-
-# Arrow parses the CSV stream in blocks of this size, a few at a time: peak memory follows it,
-# and it is also the largest single row (as CSV text) the reader accepts (MAX_ROW_BYTES).
-DEFAULT_BLOCK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -64,74 +61,42 @@ def plan_columns(table: SourceTable, staged_names: dict[str, str]) -> tuple[Extr
 
 
 def read_batches(
-    stream: IO[bytes],
+    raw_batches: Iterable[pa.RecordBatch],
     plan: ExtractPlan,
     *,
     batch_rows: int,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
     table_name: str = "",
 ) -> Iterator[pa.RecordBatch]:
-    """Parse the COPY csv stream into record batches of at most `batch_rows` rows."""
-    names = [c.staged_name for c in plan.columns]
-    peek = getattr(stream, "peek", None)
-    if peek is not None and not peek(1):
-        return  # no rows: Arrow refuses an empty CSV stream
-    decimals = [i for i, c in enumerate(plan.columns) if pa.types.is_decimal(c.ctype.arrow_type)]
+    """Conform the COPY's record batches to `plan.schema`, in batches of at most `batch_rows` rows."""
+    schema = plan.schema
+    for raw in raw_batches:
+        if raw.num_columns != len(plan.columns):
+            raise ValueConversionError(
+                f"the extract of {table_name} returned {raw.num_columns} columns, expected {len(plan.columns)}",
+                table=table_name,
+            )
+        columns = [conform_column(column, raw.column(index), table_name) for index, column in enumerate(plan.columns)]
+        batch = pa.RecordBatch.from_arrays(columns, schema=schema)
+        for offset in range(0, batch.num_rows, batch_rows):
+            yield batch.slice(offset, batch_rows)
+
+
+def conform_column(column: ExtractColumn, values: pa.Array, table_name: str) -> pa.Array:
+    """One column as the driver decoded it, in the Arrow type the mapping stages it as."""
+    target = column.ctype.arrow_type
+    if isinstance(values, pa.ExtensionArray):  # json and jsonb arrive as text in an extension type
+        values = values.storage
+    if values.type == target:
+        return values
     try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c.staged_name: c.ctype.arrow_type for c in plan.columns},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["t"],
-                false_values=["f"],
-                timestamp_parsers=[pacsv.ISO8601],
-            ),
-        )
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            for index in decimals:
-                # Arrow's CSV parser does not check a decimal's precision: a value with too many
-                # integer digits would arrive silently wrong. Full validation of the column does.
-                try:
-                    batch.column(index).validate(full=True)
-                except pa.ArrowInvalid as exc:
-                    raise pa.ArrowInvalid(f"In CSV column #{index}: {exc}") from exc
-            for offset in range(0, batch.num_rows, batch_rows):
-                yield batch.slice(offset, batch_rows)
-    except pa.ArrowInvalid as exc:
-        raise _conversion_error(exc, plan, table_name) from exc
-
-
-def _conversion_error(exc: pa.ArrowInvalid, plan: ExtractPlan, table_name: str) -> ValueConversionError:
-    """Name the column whose value could not be represented (Arrow says 'CSV column #N')."""
-    message = str(exc)
-    if "straddling" in message or "straddles" in message:
-        # Arrow's block is the longest row it can read: the fix is MAX_ROW_BYTES, not the data.
-        return ValueConversionError(
-            f"a row of {table_name} is longer than MAX_ROW_BYTES; raise MAX_ROW_BYTES for this table",
+        # safe cast: a decimal that would lose digits or overflow its precision raises
+        return pc.cast(values, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ValueConversionError(
+            f"a value in {table_name}.{column.source.name} cannot be represented losslessly as {target}: {exc}",
             table=table_name,
-            field="MAX_ROW_BYTES",
-        )
-    column: str | None = None
-    marker = "CSV column #"
-    if marker in message:
-        digits = message.split(marker, 1)[1].split(":", 1)[0]
-        if digits.isdigit() and int(digits) < len(plan.columns):
-            column = plan.columns[int(digits)].source.name
-    reason = message.split(": ", 1)[-1] if ": " in message else message
-    return ValueConversionError(
-        f"a value in {table_name}.{column} cannot be represented losslessly: {reason}",
-        table=table_name,
-        column=column,
-    )
+            column=column.source.name,
+        ) from exc
 
 
 def column_offending_row_sql(plan: ExtractPlan, column: ExtractColumn) -> str | None:

@@ -422,14 +422,11 @@ class TableReplication:
         )
         finished = True
         try:
-            with self._phase("extract"), snapshot.copy_out(extract.select_sql()) as stream:
-                batches = read_batches(
-                    stream,
-                    extract,
-                    batch_rows=self.options.batch_size,
-                    block_bytes=self.settings.max_row_bytes,
-                    table_name=self.table,
-                )
+            with (
+                self._phase("extract"),
+                snapshot.copy_batches(extract.select_sql(), batch_bytes=self.settings.extract_batch_bytes) as raw,
+            ):
+                batches = read_batches(raw, extract, batch_rows=self.options.batch_size, table_name=self.table)
                 staged_parts_before = 0
                 for batch in plan.pipeline.apply(batches):
                     observer.observe(batch)
