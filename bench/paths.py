@@ -27,14 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aurora_batch.config import Settings
 from aurora_batch.errors import PermanentError
 from aurora_batch.model import TableRef
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COPY_BUFFER_BYTES = 1 << 20  # the raw COPY paths write /dev/null through a buffer this size
 NAIVE_FETCH_ROWS = 10_000
-DEFAULT_EXTRACT_BATCH_BYTES: int = Settings.model_fields["extract_batch_bytes"].default
 CHILD_TIMEOUT_SECONDS = 900.0
 
 
@@ -197,7 +195,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     import pyarrow
     from aurora_batch.adapters.postgres import PostgresSource
     from aurora_batch.adapters.s3 import S3Staging
-    from aurora_batch.config import TableOptions
+    from aurora_batch.config import Settings, TableOptions
     from aurora_batch.logic.extract import ExtractPlan, plan_columns, read_batches
     from aurora_batch.logic.observe import StreamObserver, aggregate_specs
     from aurora_batch.logic.stage import (
@@ -210,7 +208,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     from aurora_batch.model import snowflake_name
 
     batch_rows: int = TableOptions.model_fields["batch_size"].default
-    batch_bytes = job.batch_bytes or DEFAULT_EXTRACT_BATCH_BYTES
+    batch_bytes: int = job.batch_bytes or Settings.model_fields["extract_batch_bytes"].default
     row_group_rows = job.row_group_rows or DEFAULT_ROW_GROUP_ROWS
     source = PostgresSource.from_params(
         host=job.pg.host,

@@ -184,10 +184,12 @@ class Snapshot:
             handle, _ = statement.execute_query()
             # The driver's own reader: a failure mid-stream keeps PostgreSQL's SQLSTATE.
             reader = AdbcRecordBatchReader._import_from_c(handle.address)
-        except adbc_driver_manager.Error as exc:
+        except BaseException as exc:
             cursor.close()
             bulk.close()
-            raise _extract_error(exc) from exc
+            if isinstance(exc, adbc_driver_manager.Error):
+                raise _extract_error(exc) from exc
+            raise
         read_ahead = _ReadAhead(reader)
         try:
             yield read_ahead.batches()
@@ -251,7 +253,8 @@ class _ReadAhead:
             with contextlib.suppress(adbc_driver_manager.Error):
                 cancel()
             self._thread.join()
-            self.failure = None  # the cancellation's own error is not a failure
+            # The consumer stopped early: rows it did not ask for cannot fail it.
+            self.failure = None
 
 
 def _extract_error(exc: BaseException) -> ExtractError | SourceQueryError:

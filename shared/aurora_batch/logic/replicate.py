@@ -464,9 +464,9 @@ class TableReplication:
         query = column_offending_row_sql(extract, column)
         if query is None:
             return exc
-        # The COPY was cancelled, which aborted the snapshot; look the row up afresh.
-        with self.services.source.snapshot() as fresh:
-            row = fresh.query_one(query)
+        # The COPY ran on its own connection: the snapshot that fed it is intact, so the row
+        # found is one the extract read.
+        row = snapshot.query_one(query)
         if row is None:
             return exc
         key = dict(zip(extract.table.primary_key, (str(v) for v in row), strict=True))
