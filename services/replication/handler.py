@@ -11,7 +11,7 @@ from typing import Any
 
 from aurora_batch.config import settings_from_env
 from aurora_batch.logic.invocation import RunFailedError, handle_replication_event
-from aurora_batch.observability import logger, metrics, set_log_level, tracer
+from aurora_batch.observability import logger, set_log_level, tracer
 from aurora_batch.wiring import Runtime
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,8 +24,9 @@ def runtime() -> Runtime:
     return Runtime(settings)
 
 
+# No @metrics.log_metrics: every table's run flushes its own metrics when it ends, with its table
+# dimension (observability.emit_run_metrics), so an end-of-invocation flush would only be empty.
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = handle_replication_event(
