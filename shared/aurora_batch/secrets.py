@@ -15,7 +15,7 @@ from typing import Any, Final, final
 from aurora_batch.errors import VaultSecretShapeError
 
 MASK: Final = "**********"
-
+PEM_CERTIFICATE_MARKER: Final = "-----BEGIN CERTIFICATE-----"
 # libpq's sslmode values (https://www.postgresql.org/docs/15/libpq-ssl.html).
 PG_SSLMODES: Final = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
 
@@ -60,6 +60,9 @@ class AuroraConnectionSecret:
     user: str
     password: Secret
     sslmode: str | None = None
+    # PEM CA certificates that sign the server's certificate (for sslmode verify-ca/verify-full),
+    # e.g. the RDS global bundle. Public, but it travels with the connection it secures.
+    sslrootcert: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, path: str) -> AuroraConnectionSecret:
@@ -73,6 +76,11 @@ class AuroraConnectionSecret:
                 key="sslmode",
                 expected=", ".join(sorted(PG_SSLMODES)),
             )
+        sslrootcert = _optional_str(data, "sslrootcert", path)
+        if sslrootcert is not None and PEM_CERTIFICATE_MARKER not in sslrootcert:
+            raise VaultSecretShapeError(
+                "secret key is not PEM certificates", path=path, key="sslrootcert", expected=PEM_CERTIFICATE_MARKER
+            )
         return cls(
             host=_required_str(data, "host", path),
             port=_port(data, "port", path),
@@ -80,6 +88,7 @@ class AuroraConnectionSecret:
             user=_required_str(data, "user", path),
             password=Secret(_required_str(data, "password", path)),
             sslmode=sslmode,
+            sslrootcert=sslrootcert,
         )
 
 

@@ -81,6 +81,7 @@ class Runtime(OpsRuntime):
             user=aurora.user,
             password=aurora.password.reveal(),
             sslmode=aurora.sslmode,
+            ssl_root_cert_pem=aurora.sslrootcert,
         )
         snowflake = session_factory(
             endpoint=s.snowflake_endpoint or snow.host,

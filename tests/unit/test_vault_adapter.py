@@ -111,6 +111,13 @@ def test_aurora_secret_parses_and_masks_password_in_repr() -> None:
     assert PASSWORD not in str(parsed)
 
 
+def test_aurora_secret_carries_the_ca_certificates_for_verify_full() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    parsed = AuroraConnectionSecret.from_mapping(aurora_data(sslmode="verify-full", sslrootcert=pem), path=AURORA_PATH)
+
+    assert parsed.sslrootcert == pem
+
+
 def test_aurora_port_written_as_digits_is_an_int() -> None:
     # `vault kv put secret/aurora/connection port=5432` stores the string "5432".
     assert AuroraConnectionSecret.from_mapping(aurora_data(port="5433"), path=AURORA_PATH).port == 5433
@@ -130,6 +137,7 @@ def test_aurora_port_written_as_digits_is_an_int() -> None:
         ({"database": "  "}, "database"),
         ({"password": ["not", "a", "string"]}, "password"),
         ({"sslmode": "sometimes"}, "sslmode"),
+        ({"sslrootcert": "/etc/ssl/rds-global-bundle.pem"}, "sslrootcert"),  # a path, not the PEM
     ],
 )
 def test_aurora_secret_of_wrong_shape_names_path_and_key(overrides: dict[str, Any], key: str) -> None:

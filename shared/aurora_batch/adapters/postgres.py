@@ -10,8 +10,11 @@ into Arrow record batches in C++, on a second connection that imports the snapsh
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
 import queue
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -268,6 +271,17 @@ def _extract_error(exc: BaseException) -> ExtractError | SourceQueryError:
     return ExtractError(f"COPY failed: {message}", sqlstate=sqlstate)
 
 
+def _root_cert_file(pem: str) -> str:
+    """A file holding `pem`, named by its content so warm invocations reuse it (Lambda: /tmp)."""
+    path = os.path.join(tempfile.gettempdir(), f"aurora-batch-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem")
+    if not os.path.exists(path):
+        descriptor, partial = tempfile.mkstemp(prefix=".aurora-batch-ca-", suffix=".pem")
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(pem)
+        os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
+    return path
+
+
 def _conninfo(**params: str) -> str:
     """A libpq keyword/value connection string; every value quoted, so none can add a keyword."""
 
@@ -295,9 +309,13 @@ class PostgresSource:
         user: str,
         password: str,
         sslmode: str | None = None,
+        ssl_root_cert_pem: str | None = None,
         application_name: str = "aurora-batch",
         connect_timeout: int = 10,
     ) -> PostgresSource:
+        # libpq reads the CA certificates from a file, for both connections.
+        root_cert = _root_cert_file(ssl_root_cert_pem) if ssl_root_cert_pem else None
+
         def connect() -> Connection:
             try:
                 return psycopg2.connect(
@@ -309,6 +327,7 @@ class PostgresSource:
                     sslmode=sslmode or "prefer",
                     application_name=application_name,
                     connect_timeout=connect_timeout,
+                    sslrootcert=root_cert,  # None is left out of the DSN
                 )
             except psycopg2.OperationalError as exc:
                 # libpq names host and user in its messages, never the password.
@@ -326,6 +345,7 @@ class PostgresSource:
             sslmode=sslmode or "prefer",
             application_name=application_name,
             connect_timeout=str(connect_timeout),
+            **({"sslrootcert": root_cert} if root_cert else {}),
         )
 
         def connect_bulk() -> BulkConnection:

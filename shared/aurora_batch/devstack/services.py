@@ -35,6 +35,7 @@ from aurora_batch.devstack.processes import (
     http_status,
     wait_until,
 )
+from aurora_batch.devstack.tls import ServerCertificate, issue_server_certificate
 from aurora_batch.errors import LocalStackError
 
 PG_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
@@ -83,10 +84,14 @@ def _postgres_account() -> RunAs:
 
 
 class PostgresServer:
-    """initdb into the stack's directory, then ``postgres`` on a free port; as user postgres when root."""
+    """initdb into the stack's directory, then ``postgres`` on a free port; as user postgres when root.
 
-    def __init__(self, root: Path, log_dir: Path, bin_dir: Path = PG_BIN_DIR) -> None:
+    With `tls`, the server has a certificate from a throwaway CA (`ca_pem`) and accepts TCP
+    connections over TLS only."""
+
+    def __init__(self, root: Path, log_dir: Path, bin_dir: Path = PG_BIN_DIR, *, tls: bool = False) -> None:
         self._bin_dir = bin_dir
+        self._certificate = issue_server_certificate(LOOPBACK) if tls else None
         self._log_path = log_dir / "postgres.log"
         self.data_dir = root / "pg" / "data"
         self.socket_dir = root / "pg" / "run"
@@ -134,11 +139,28 @@ class PostgresServer:
         assert initdb is not None, "begin_initdb() first"
         wait_until(lambda: initdb.popen.poll() == 0, timeout=timeout, child=initdb, waiting_for="initdb to finish")
         # The superuser comes in over the unix socket (trust); everyone else over TCP with a password.
+        tcp = "hostssl" if self._certificate is not None else "host"
         (self.data_dir / "pg_hba.conf").write_text(
-            "# written by aurora_batch.devstack\nlocal all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+            f"# written by aurora_batch.devstack\nlocal all all trust\n{tcp} all all 127.0.0.1/32 scram-sha-256\n",
             encoding="utf-8",
         )
+        if self._certificate is not None:
+            self._write_server_certificate(self._certificate)
         self.service.spawn()
+
+    @property
+    def ca_pem(self) -> str:
+        if self._certificate is None:
+            raise LocalStackError("this PostgreSQL server runs without TLS", service="postgres")
+        return self._certificate.ca_pem
+
+    def _write_server_certificate(self, certificate: ServerCertificate) -> None:
+        for name, text in (("server.crt", certificate.cert_pem), ("server.key", certificate.key_pem)):
+            path = self.data_dir / name
+            path.write_text(text, encoding="ascii")
+            path.chmod(0o600)  # PostgreSQL refuses a key others can read
+            if self._run_as is not None:
+                os.chown(path, self._run_as.uid, self._run_as.gid)
 
     def _launch(self, port: int) -> ChildProcess:
         settings = {
@@ -149,6 +171,8 @@ class PostgresServer:
             "full_page_writes": "off",
             "max_connections": "100",
         }
+        if self._certificate is not None:
+            settings |= {"ssl": "on", "ssl_cert_file": "server.crt", "ssl_key_file": "server.key"}
         argv = [self._binary("postgres"), "-D", str(self.data_dir), "-p", str(port)]
         for name, value in settings.items():
             argv += ["-c", f"{name}={value}"]
