@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import psycopg2.sql
 import pyarrow as pa
 import pytest
 from aurora_batch.adapters.postgres import PostgresSource
@@ -111,3 +113,17 @@ def test_a_bulk_connection_that_fails_names_the_host_never_the_password(stack: A
     shown = str(raised.value) + repr(raised.value.fields) + repr(raised.value.__cause__)
     assert wrong not in shown and stack.pg.password not in shown
     assert raised.value.fields["host"] == stack.pg.host
+
+
+def test_a_password_with_quotes_backslashes_and_spaces_reaches_both_connections(stack: Any, numbers: str) -> None:
+    role = stack.create_pg_role(f"quoted_{secrets.token_hex(3)}", read_schemas=(numbers,))
+    awkward = "it's a \\'pass\\\\word' host=evil sslmode=disable"
+    with stack.pg_connect(superuser=True) as admin, admin.cursor() as cursor:
+        cursor.execute(
+            psycopg2.sql.SQL("ALTER ROLE {} PASSWORD %s").format(psycopg2.sql.Identifier(role.user)), (awkward,)
+        )
+    source = PostgresSource.from_params(
+        host=role.host, port=role.port, database=role.database, user=role.user, password=awkward
+    )
+
+    assert _count_rows(source, f'SELECT id FROM "{numbers}".numbers') == 50000
