@@ -449,6 +449,19 @@ def test_incremental_bounds_and_null_counts_respect_the_filter(
     assert all(r["REGION"] == "eu" for r in rows.values())
 
 
+def test_a_where_with_a_percent_sign_filters_an_incremental_run(
+    stack: Any, stack_env: dict[str, str], people: str, sf_schema: str
+) -> None:
+    options = _options(
+        people, sf_schema, mode=Mode.INCREMENTAL, incremental_column="version", where="region LIKE 'e%' AND id <= 30"
+    )
+
+    report = _succeeded(_run(options))
+
+    assert [r["ID"] for r in _target_rows(stack, sf_schema)] == list(range(3, 31, 3))
+    assert report.watermark_after is not None
+
+
 def test_a_where_postgresql_rejects_fails_the_run_and_commits_nothing(
     stack: Any, stack_env: dict[str, str], people: str, sf_schema: str
 ) -> None:

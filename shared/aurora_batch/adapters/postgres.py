@@ -148,13 +148,18 @@ class Snapshot:
         return describe_table(self._cursor, ref)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(sql, params)
+        self._execute(sql, params)
         return list(self._cursor.fetchall())
 
     def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        self._cursor.execute(sql, params)
+        self._execute(sql, params)
         row: tuple[Any, ...] | None = self._cursor.fetchone()
         return row
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        # Without parameters, psycopg2 must not read the SQL as a format string: a `where` such
+        # as "name LIKE 'a%'" or a column named "share%" holds a literal %.
+        self._cursor.execute(sql, params or None)
 
     def mogrify(self, sql: str, params: tuple[Any, ...]) -> str:
         return self._cursor.mogrify(sql, params).decode()
