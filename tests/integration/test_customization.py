@@ -462,6 +462,22 @@ def test_a_where_with_a_percent_sign_filters_an_incremental_run(
     assert report.watermark_after is not None
 
 
+def test_a_watermark_column_named_with_a_percent_sign_bounds_the_next_run(
+    stack: Any, stack_env: dict[str, str], pg_tables: Any, sf_schema: str
+) -> None:
+    schema = pg_tables(
+        'CREATE TABLE {schema}.shares (id int PRIMARY KEY, "v%" int NOT NULL);'
+        "INSERT INTO {schema}.shares SELECT g, g FROM generate_series(1, 20) g"
+    )
+    options = _options(schema, sf_schema, table="shares", mode=Mode.INCREMENTAL, incremental_column="v%")
+    _succeeded(_run(options))
+    _pg_execute(stack, f'UPDATE "{schema}".shares SET "v%" = 100 WHERE id = 5')
+
+    second = _succeeded(_run(options))
+
+    assert (second.watermark_before, second.watermark_after, second.rows_extracted) == ("20", "100", 2)
+
+
 def test_a_where_postgresql_rejects_fails_the_run_and_commits_nothing(
     stack: Any, stack_env: dict[str, str], people: str, sf_schema: str
 ) -> None:

@@ -650,7 +650,8 @@ class TableReplication:
             # NULLs never compare >= a bound: they are counted and left to the next full refresh.
             predicates = [f"{_q(column)} IS NOT NULL"]
             if lower is not None:
-                predicates.append(snapshot.mogrify(f"{_q(column)} >= %s", (lower,)))
+                # Only the value goes through mogrify: an identifier may hold a literal %.
+                predicates.append(f"{_q(column)} >= {snapshot.mogrify('%s', (lower,))}")
             order_by = (column, *[k for k in plan.keys if k != column])
             if saved and saved.get("resume_after"):
                 predicates.append(_after_position_predicate(snapshot, plan, order_by, saved["resume_after"]))
@@ -966,5 +967,7 @@ def _after_position_predicate(
     """Rows after a position in the extract's order: `(c1, c2) > (v1::type1, v2::type2)`."""
     columns = [plan.source.column(name) for name in order_by]
     left = ", ".join(_q(c.name) for c in columns)
-    right = ", ".join(f"%s::{c.pg_type}" for c in columns)
-    return snapshot.mogrify(f"({left}) > ({right})", tuple(position))
+    right = ", ".join(
+        f"{snapshot.mogrify('%s', (value,))}::{c.pg_type}" for c, value in zip(columns, position, strict=True)
+    )
+    return f"({left}) > ({right})"
