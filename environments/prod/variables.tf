@@ -255,8 +255,9 @@ variable "tables" {
       truncate_to = optional(string)
       keys        = optional(list(string))
     })))
-    where     = optional(string)
-    transform = optional(string)
+    where                  = optional(string)
+    transform              = optional(string)
+    on_incompatible_change = optional(string, "fail")
   }))
   description = "Tables to replicate, keyed \"schema.table\", each with its own schedule and options, masking and row filter included (scheduling module, docs/CUSTOMIZATION.md)."
   default     = {}

@@ -45,8 +45,9 @@ variable "tables" {
       truncate_to = optional(string)
       keys        = optional(list(string))
     })))
-    where     = optional(string)
-    transform = optional(string)
+    where                  = optional(string)
+    transform              = optional(string)
+    on_incompatible_change = optional(string, "fail")
   }))
   description = "Tables to replicate, keyed \"schema.table\" as PostgreSQL spells them. Each gets its own rule, whose input is {\"tables\": [{schema_name, table_name, mode, ...}]} with the table's options (docs/CUSTOMIZATION.md) minus the unset ones; schedule_expression and enabled stay in Terraform. A disabled table keeps its rule, switched off."
   default     = {}
@@ -69,6 +70,11 @@ variable "tables" {
   validation {
     condition     = alltrue([for table in values(var.tables) : contains(["full", "incremental"], table.mode)])
     error_message = "Each mode must be full or incremental."
+  }
+
+  validation {
+    condition     = alltrue([for table in values(var.tables) : contains(["fail", "versioned_column"], table.on_incompatible_change)])
+    error_message = "Each on_incompatible_change must be fail or versioned_column."
   }
 
   validation {

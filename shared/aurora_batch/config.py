@@ -87,6 +87,9 @@ class TableOptions(BaseModel):
     target_schema: str | None = None
     masking: dict[str, ColumnMask] | None = None
     where: str | None = Field(default=None, description="trusted SQL predicate added to the extract")
+    on_incompatible_change: Literal["fail", "versioned_column"] = Field(
+        default="fail", description="what an incompatible source type change does to the target"
+    )
     transform: str | None = Field(default=None, description="dotted path of a streaming batch hook")
 
     @field_validator("last_value")

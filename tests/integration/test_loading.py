@@ -244,6 +244,49 @@ def test_an_incompatible_change_is_rejected_and_changes_nothing(orders: Source) 
     assert orders.target_tables() == ["ORDERS"]
 
 
+def test_an_incompatible_change_can_load_into_a_versioned_column_instead(orders: Source) -> None:
+    options = orders.options(
+        mode="incremental", incremental_column="updated_at", on_incompatible_change="versioned_column"
+    )
+    assert replicate(options)["status"] == "succeeded"
+    orders.sql("ALTER TABLE {t} ALTER COLUMN status TYPE integer USING length(status)")
+    orders.sql("UPDATE {t} SET status = 42, updated_at = updated_at + interval '1 day' WHERE id <= 10")
+
+    first = replicate(options)
+    orders.sql("UPDATE {t} SET status = 43, updated_at = updated_at + interval '2 days' WHERE id = 11")
+    second = replicate(options)
+
+    assert first["status"] == "succeeded", first["error"]
+    assert any('ADD COLUMN "STATUS__V2" NUMBER(10,0)' in change for change in first["schema_changes"])
+    assert any("STATUS__V2" in warning for warning in first["warnings"])
+    assert second["status"] == "succeeded", second["error"]
+    assert not any("ADD COLUMN" in change for change in second["schema_changes"])  # __V2 is reused
+    rows = orders.target("SELECT ID, STATUS, STATUS__V2 FROM {t} WHERE ID IN (1, 11, 12) ORDER BY ID")
+    assert rows == [(1, "new", 42), (11, "new", 43), (12, "new", None)]
+
+
+def test_a_full_refresh_with_a_versioned_column_leaves_the_old_one_null(orders: Source) -> None:
+    assert replicate(orders.options())["status"] == "succeeded"
+    orders.sql("ALTER TABLE {t} ALTER COLUMN total TYPE text")
+
+    report = replicate(orders.options(on_incompatible_change="versioned_column"))
+
+    assert report["status"] == "succeeded", report["error"]
+    rows = orders.target("SELECT COUNT(*), COUNT(TOTAL), COUNT(TOTAL__V2), MAX(TOTAL__V2) FROM {t}")
+    assert rows == [(2000, 0, 2000, "999.00")]
+
+
+def test_a_key_column_is_never_versioned(orders: Source) -> None:
+    assert replicate(orders.options())["status"] == "succeeded"
+    orders.sql("ALTER TABLE {t} ALTER COLUMN id TYPE text")
+
+    report = replicate(orders.options(on_incompatible_change="versioned_column"))
+
+    assert report["status"] == "failed"
+    assert (report["error"]["error"], report["error"]["column"]) == ("TargetSchemaError", "ID")
+    assert orders.target_tables() == ["ORDERS"]
+
+
 def test_a_copy_row_count_mismatch_is_detected(orders: Source) -> None:
     assert replicate(orders.options())["status"] == "succeeded"
     before = orders.target("SELECT COUNT(*) FROM {t}")

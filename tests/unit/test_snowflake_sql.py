@@ -161,3 +161,20 @@ def test_aggregate_mismatch_names_what_differs() -> None:
     with pytest.raises(ValidationError) as caught:
         sql.compare_aggregates(expected, (3, 1, Decimal("10.49")), SPECS, where="target", table="t", run_id="r")
     assert caught.value.fields["check"] == "sum(MixedCase)"
+
+
+def test_an_incompatible_column_gets_the_first_version_that_takes_its_type() -> None:
+    note_is_varchar = TargetTable(
+        "D", "S", "T", (TargetColumn("NOTE", "note", "VARCHAR(40)", "VARCHAR(40)", "{col}"),), ()
+    )
+    number = _existing("NOTE", "NUMBER", precision=10, scale=0)
+
+    assert sql.versioned_columns(note_is_varchar, [number], keep=[]) == {"NOTE": "NOTE__V2"}
+    assert sql.versioned_columns(note_is_varchar, [number, _existing("NOTE__V2", "TEXT")], keep=[]) == {
+        "NOTE": "NOTE__V2"
+    }
+    assert sql.versioned_columns(
+        note_is_varchar, [number, _existing("NOTE__V2", "BOOLEAN"), _existing("NOTE__V3", "TEXT")], keep=[]
+    ) == {"NOTE": "NOTE__V3"}
+    assert sql.versioned_columns(note_is_varchar, [number], keep=["NOTE"]) == {}
+    assert sql.versioned_columns(note_is_varchar, [_existing("NOTE", "TEXT", length=20)], keep=[]) == {}

@@ -452,6 +452,7 @@ def test_scheduling_tables_carry_every_table_option() -> None:
     truncate_type = ColumnMask.model_fields["truncate_to"].annotation
     assert closed_sets == {
         "table.mode": {mode.value for mode in Mode},
+        "table.on_incompatible_change": set(get_args(TableOptions.model_fields["on_incompatible_change"].annotation)),
         "mask.rule": set(get_args(MaskRule)),
         "mask.truncate_to": {value for literal in get_args(truncate_type) for value in get_args(literal)},
     }

@@ -190,6 +190,34 @@ def evolution_statements(target: TargetTable, existing: Sequence[ExistingColumn]
 
 
 _INCOMPATIBLE = object()
+VERSION_SEPARATOR = "__V"
+
+
+def versioned_columns(target: TargetTable, existing: Sequence[ExistingColumn], keep: Sequence[str]) -> dict[str, str]:
+    """Target column -> the versioned column that takes its values from now on, for each column whose
+    type changed in a way that cannot be applied in place (columns in `keep` are left to fail).
+
+    The first version is `<NAME>__V2`; a version that already exists with a type the source fits
+    into is reused, so later runs keep loading the same column.
+    """
+    by_name = {c.name: c for c in existing}
+    chosen: dict[str, str] = {}
+    for column in target.columns:
+        current = by_name.get(column.name)
+        if current is None or column.name in keep:
+            continue
+        want = parse_type(column.sql_type)
+        if _widening(existing_type(current), want) is not _INCOMPATIBLE:
+            continue
+        version = 2
+        while True:
+            candidate = f"{column.name}{VERSION_SEPARATOR}{version}"
+            found = by_name.get(candidate)
+            if found is None or _widening(existing_type(found), want) is not _INCOMPATIBLE:
+                chosen[column.name] = candidate
+                break
+            version += 1
+    return chosen
 
 
 def _widening(have: ParsedType, want: ParsedType) -> bool | object:

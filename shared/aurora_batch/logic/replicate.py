@@ -504,15 +504,13 @@ class TableReplication:
             return  # already created or evolved earlier in this invocation
         session = self._session_for_run()
         with self._phase("prepare"):
-            exists = int(session.execute(sql.table_exists_sql(target))[0][0]) > 0
-            if not exists:
+            existing = self._existing_columns(target)
+            if existing is None:
                 if create:
                     session.execute(sql.create_table_sql(target))
                     self.report.schema_changes.append("created")
                     self._target_ready = True
                 return
-            rows = session.execute(sql.describe_columns_sql(target))
-            existing = [sql.ExistingColumn(r[0], r[1], r[2], r[3], r[4]) for r in rows]
             statements = sql.evolution_statements(target, existing)
             for statement in statements:
                 session.execute(statement)
@@ -597,9 +595,41 @@ class TableReplication:
 
     def _plan(self, snapshot: Snapshot, mode: Mode) -> TablePlan:
         with self._phase("plan"):
-            plan = plan_table(snapshot.describe(self.options.ref), self.options, self.services, mode)
+            source = snapshot.describe(self.options.ref)
+            plan = plan_table(source, self.options, self.services, mode)
+            if self.options.on_incompatible_change == "versioned_column":
+                plan = self._with_versioned_columns(source, plan, mode)
         self.report.target = f"{plan.target.database}.{plan.target.schema}.{plan.target.name}"
         return plan
+
+    def _with_versioned_columns(self, source: SourceTable, plan: TablePlan, mode: Mode) -> TablePlan:
+        """The plan again, each column whose type changed incompatibly loading into its versioned
+        column instead. Keys and the watermark column are never versioned: such a change still fails."""
+        existing = self._existing_columns(plan.target)
+        if not existing:
+            return plan
+        keep = [*plan.target.primary_key, *([plan.watermark_column.staged_name] if plan.watermark_column else [])]
+        versions = sql.versioned_columns(plan.target, existing, keep)
+        if not versions:
+            return plan
+        source_names = {c.staged_name: c.source.name for c in plan.columns}
+        renames = dict(self.options.rename_columns or {})
+        for column, version in versions.items():
+            renames[source_names[column]] = version
+            self.report.warnings.append(
+                f"{source_names[column]} changed type in a way {column} cannot take: its values now load into "
+                f"{version}, and {column} keeps the values loaded before"
+            )
+        versioned_options = self.options.model_copy(update={"rename_columns": renames})
+        return plan_table(source, versioned_options, self.services, mode)
+
+    def _existing_columns(self, target: TargetTable) -> list[sql.ExistingColumn] | None:
+        """The target's columns as Snowflake describes them, or None when it does not exist yet."""
+        session = self._session_for_run()
+        if int(session.execute(sql.table_exists_sql(target))[0][0]) == 0:
+            return None
+        rows = session.execute(sql.describe_columns_sql(target))
+        return [sql.ExistingColumn(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def _incremental(self, state: TableState) -> None:
         saved = state.checkpoint if state.checkpoint and state.checkpoint.get("mode") == "incremental" else None
