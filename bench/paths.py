@@ -36,6 +36,15 @@ NAIVE_FETCH_ROWS = 10_000
 CHILD_TIMEOUT_SECONDS = 900.0
 
 
+def default_extract_batch_bytes() -> int:
+    """The product's EXTRACT_BATCH_BYTES default (imported here, not at module level: the raw
+    COPY paths measure their RSS without the product's imports)."""
+    from aurora_batch.config import Settings
+
+    default: int = Settings.model_fields["extract_batch_bytes"].default
+    return default
+
+
 class BenchPathError(PermanentError):
     """A benchmark path failed or reported nonsense."""
 
@@ -195,7 +204,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     import pyarrow
     from aurora_batch.adapters.postgres import PostgresSource
     from aurora_batch.adapters.s3 import S3Staging
-    from aurora_batch.config import Settings, TableOptions
+    from aurora_batch.config import TableOptions
     from aurora_batch.logic.extract import ExtractPlan, plan_columns, read_batches
     from aurora_batch.logic.observe import StreamObserver, aggregate_specs
     from aurora_batch.logic.stage import (
@@ -208,7 +217,7 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
     from aurora_batch.model import snowflake_name
 
     batch_rows: int = TableOptions.model_fields["batch_size"].default
-    batch_bytes: int = job.batch_bytes or Settings.model_fields["extract_batch_bytes"].default
+    batch_bytes: int = job.batch_bytes or default_extract_batch_bytes()
     row_group_rows = job.row_group_rows or DEFAULT_ROW_GROUP_ROWS
     source = PostgresSource.from_params(
         host=job.pg.host,

@@ -21,7 +21,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
-from aurora_batch.config import Settings
 from aurora_batch.devstack import LocalStack
 from aurora_batch.devstack.services import AWS_REGION, AWS_TEST_KEY
 from aurora_batch.errors import AuroraBatchError
@@ -29,7 +28,7 @@ from aurora_batch.logic.stage import DEFAULT_PART_TARGET_BYTES, DEFAULT_ROW_GROU
 from aurora_batch.model import TableRef
 
 from bench import dataset
-from bench.paths import REPO_ROOT, Job, PathResult, PgEndpoint, S3Endpoint, run_in_child
+from bench.paths import REPO_ROOT, Job, PathResult, PgEndpoint, S3Endpoint, default_extract_batch_bytes, run_in_child
 
 BENCH_TABLE = TableRef("bench", "mixed10")
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.md"
@@ -316,7 +315,7 @@ def _load(load: tuple[float, float, float]) -> str:
 
 
 def _engine_settings(config: BenchConfig, pools: set[str]) -> str:
-    batch = config.batch_bytes or Settings.model_fields["extract_batch_bytes"].default
+    batch = config.batch_bytes or default_extract_batch_bytes()
     row_group = config.row_group_rows or DEFAULT_ROW_GROUP_ROWS
     return (
         f"BATCH_SIZE 10,000 rows (the default), driver batch {batch / MIB:g} MiB"

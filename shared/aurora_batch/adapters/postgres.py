@@ -23,7 +23,6 @@ import adbc_driver_manager
 import adbc_driver_manager.dbapi
 import adbc_driver_postgresql.dbapi as adbc_dbapi
 import psycopg2
-import psycopg2.errors
 import psycopg2.extensions
 import pyarrow as pa
 from adbc_driver_manager._reader import AdbcRecordBatchReader
@@ -139,7 +138,7 @@ def describe_table(cursor: Any, ref: TableRef) -> SourceTable:
 class Snapshot:
     """One consistent, read-only view of the source for the duration of an extract."""
 
-    def __init__(self, connection: Connection, connect_bulk: BulkConnectFactory | None = None) -> None:
+    def __init__(self, connection: Connection, connect_bulk: BulkConnectFactory) -> None:
         self._connection = connection
         self._cursor = connection.cursor()
         self._connect_bulk = connect_bulk
@@ -173,8 +172,6 @@ class Snapshot:
         the binary rows into Arrow in C++. A thread reads up to two batches ahead, so the decoding
         overlaps the caller's work and memory stays bounded.
         """
-        if self._connect_bulk is None:
-            raise ExtractError("this source has no bulk connection to stream rows with")
         row = self.query_one("SELECT pg_export_snapshot()")
         assert row is not None
         bulk = self._connect_bulk()
@@ -267,8 +264,6 @@ class _ReadAhead:
 
 def _extract_error(exc: BaseException) -> ExtractError | SourceQueryError:
     """A permanent error when PostgreSQL rejected the query itself, else a retryable one."""
-    if isinstance(exc, ExtractError | SourceQueryError):
-        return exc
     sqlstate = getattr(exc, "sqlstate", None)
     message = str(exc).split("\n", 1)[0].strip() or type(exc).__name__
     if isinstance(sqlstate, str) and sqlstate[:2] in _PERMANENT_SQLSTATE_CLASSES:
@@ -300,7 +295,7 @@ class PostgresSource:
     """Opens snapshots. Both connection factories are injectable; `from_params` builds them from
     keyword arguments (never logged)."""
 
-    def __init__(self, connect: ConnectFactory, connect_bulk: BulkConnectFactory | None = None) -> None:
+    def __init__(self, connect: ConnectFactory, connect_bulk: BulkConnectFactory) -> None:
         self._connect = connect
         self._connect_bulk = connect_bulk
 
@@ -318,29 +313,7 @@ class PostgresSource:
         application_name: str = "aurora-batch",
         connect_timeout: int = 10,
     ) -> PostgresSource:
-        # libpq reads the CA certificates from a file, for both connections.
-        root_cert = _root_cert_file(ssl_root_cert_pem) if ssl_root_cert_pem else None
-
-        def connect() -> Connection:
-            try:
-                return psycopg2.connect(
-                    host=host,
-                    port=port,
-                    dbname=database,
-                    user=user,
-                    password=password,
-                    sslmode=sslmode or "prefer",
-                    application_name=application_name,
-                    connect_timeout=connect_timeout,
-                    sslrootcert=root_cert,  # None is left out of the DSN
-                )
-            except psycopg2.OperationalError as exc:
-                # libpq names host and user in its messages, never the password.
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-                raise SourceConnectionError(
-                    f"cannot connect to PostgreSQL: {reason}", host=host, port=port, database=database
-                ) from exc
-
+        # One connection string for both connections; libpq reads the CA certificates from a file.
         conninfo = _conninfo(
             host=host,
             port=str(port),
@@ -350,19 +323,31 @@ class PostgresSource:
             sslmode=sslmode or "prefer",
             application_name=application_name,
             connect_timeout=str(connect_timeout),
-            **({"sslrootcert": root_cert} if root_cert else {}),
+            **({"sslrootcert": _root_cert_file(ssl_root_cert_pem)} if ssl_root_cert_pem else {}),
         )
+
+        def refused(exc: Exception) -> SourceConnectionError:
+            # libpq names host, port and user in its messages; the password is scrubbed all the same.
+            reason = str(exc).replace(password, "***").strip().splitlines()
+            return SourceConnectionError(
+                f"cannot connect to PostgreSQL: {reason[0] if reason else 'connection failed'}",
+                host=host,
+                port=port,
+                database=database,
+            )
+
+        def connect() -> Connection:
+            try:
+                return psycopg2.connect(conninfo)
+            except psycopg2.OperationalError as exc:
+                raise refused(exc) from exc
 
         def connect_bulk() -> BulkConnection:
             try:
                 bulk: BulkConnection = adbc_dbapi.connect(conninfo, autocommit=True)
-                return bulk
             except adbc_driver_manager.Error as exc:
-                # libpq's message names host, port and user; the conninfo is never echoed.
-                reason = str(exc).replace(password, "***").strip().splitlines()[0] or "connection failed"
-                raise SourceConnectionError(
-                    f"cannot connect to PostgreSQL for the extract: {reason}", host=host, port=port, database=database
-                ) from exc
+                raise refused(exc) from exc
+            return bulk
 
         return cls(connect, connect_bulk)
 
