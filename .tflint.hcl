@@ -1,4 +1,4 @@
-# tflint configuration for modules/ and environments/ (run by .github/workflows/terraform.yml
+# tflint configuration for modules/, environments/ and examples/ (run by .github/workflows/terraform.yml
 # as `tflint --recursive --config "$GITHUB_WORKSPACE/.tflint.hcl"`).
 config {
   format           = "compact"

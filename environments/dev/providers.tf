@@ -2,11 +2,11 @@
 # Terraform configures every provider of a configuration on each plan, and the
 # Snowflake provider connects when configured, so this AWS workspace would need
 # Snowflake admin credentials. Compose modules/snowflake_stage in the Snowflake
-# workspace instead (see its README) and pass its two outputs back as variables.
+# workspace instead (see its README) and pass its two outputs back in settings.yaml.
 provider "aws" {
-  region = var.aws_region
+  region = yamldecode(file("${path.module}/settings.yaml")).aws_region
 
   default_tags {
-    tags = local.tags
+    tags = merge(try(yamldecode(file("${path.module}/settings.yaml")).tags, {}), { Project = "aurora-batch", Environment = "dev", ManagedBy = "terraform" })
   }
 }

@@ -20,12 +20,21 @@ locals {
   }
 
   staging_objects_arn = "${var.staging_bucket_arn}/${var.staging_prefix}*"
+  # Partition keys of the admin audit records (AUDIT_PARTITION_PREFIX in
+  # shared/aurora_batch/adapters/state_store/admin.py): append-only, the admin role's alone.
+  audit_partition_keys = ["AUDIT#*"]
   # Use of the environment's key, only through the services that hold the data.
   key_use = {
     replication       = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], services = ["s3", "dynamodb"] }
     s3_cleanup        = { actions = ["kms:Decrypt"], services = ["dynamodb"] }
     watermark_admin   = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], services = ["dynamodb"] }
     snowflake_storage = { actions = ["kms:Decrypt"], services = ["s3"] }
+  }
+
+  # Built from the names, like the Snowflake role below, so that the key policy can
+  # name the roles before they exist.
+  lambda_role_arns = {
+    for key, name in local.function_names : key => "arn:${local.partition}:iam::${local.account_id}:role/${name}-role"
   }
 
   snowflake_storage_role_name = "${var.name_prefix}-snowflake-storage"
@@ -61,7 +70,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 resource "aws_iam_role" "this" {
   for_each = local.function_names
 
-  name                 = "${each.value}-role"
+  name                 = "${each.value}-role" # local.lambda_role_arns builds the ARN from this name.
   description          = "Execution role of the ${each.value} Lambda function"
   assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
   max_session_duration = 3600
@@ -85,6 +94,20 @@ data "aws_iam_policy_document" "runtime" {
     sid       = "OnFailureDestination"
     actions   = ["sqs:SendMessage"]
     resources = [local.dead_letter_queue_arns[each.key]]
+  }
+
+  statement {
+    # The failure queue is encrypted with the environment's key; Lambda sends the
+    # failure record with the execution role.
+    sid       = "OnFailureDestinationKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.amazonaws.com"]
+    }
   }
 
   statement {
@@ -165,6 +188,20 @@ data "aws_iam_policy_document" "replication" {
     resources = [var.state_table_arn]
   }
 
+  # A run never writes or deletes an admin audit record.
+  statement {
+    sid       = "NoAuditWrites"
+    effect    = "Deny"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+    resources = [var.state_table_arn]
+
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.audit_partition_keys
+    }
+  }
+
   statement {
     sid       = "InvokeSelf"
     actions   = ["lambda:InvokeFunction"]
@@ -195,14 +232,35 @@ data "aws_iam_policy_document" "s3_cleanup" {
   }
 }
 
-# Watermark admin: read and change the state, and write audit records.
+# Watermark admin: read and change the state, and append audit records. No DeleteItem: an
+# audit record, once written, is only ever removed by the table's TTL.
 data "aws_iam_policy_document" "watermark_admin" {
   source_policy_documents = [data.aws_iam_policy_document.key_use["watermark_admin"].json]
 
   statement {
-    sid       = "StateReadWrite"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+    sid       = "StateRead"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [var.state_table_arn]
+  }
+
+  statement {
+    sid       = "StateWriteAndAuditAppend"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [var.state_table_arn]
+  }
+
+  # Audit records are put once (on the condition that the key is new), never updated.
+  statement {
+    sid       = "NoAuditUpdates"
+    effect    = "Deny"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+    resources = [var.state_table_arn]
+
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.audit_partition_keys
+    }
   }
 }
 

@@ -14,3 +14,8 @@ output "snowflake_storage_role_arn" {
   description = "ARN of the role the Snowflake storage integration assumes (STORAGE_AWS_ROLE_ARN). Built from the role name, so it is known before the role exists."
   value       = local.snowflake_storage_role_arn
 }
+
+output "key_user_arns" {
+  description = "Roles that use the environment's key on data: each function's execution role and the Snowflake storage role. Built from the names, so the key policy can name them before they exist."
+  value       = concat([for key in sort(keys(local.lambda_role_arns)) : local.lambda_role_arns[key]], [local.snowflake_storage_role_arn])
+}

@@ -6,17 +6,18 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 # Failure records of asynchronous invocations (schedules, self-continuation, fan-out).
+# Failure records carry the event (table names, run ids): the environment's key, not SQS's.
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.function_name}-dlq"
-  message_retention_seconds = var.dead_letter_message_retention_seconds
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+  name                              = "${var.function_name}-dlq"
+  message_retention_seconds         = var.dead_letter_message_retention_seconds
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 3600
+  tags                              = var.tags
 }
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Failures go to the on-failure destination below (same queue, richer record than a DLQ).
   #checkov:skip=CKV_AWS_173:The environment holds settings only; secrets come from Vault at run time.
-  #checkov:skip=CKV_AWS_272:Packages are built by CI and deployed by Harness from Artifactory; signing is not part of that pipeline.
   function_name                  = var.function_name
   description                    = var.description
   role                           = var.role_arn
@@ -30,6 +31,7 @@ resource "aws_lambda_function" "this" {
   s3_key                         = var.s3_key
   s3_object_version              = var.s3_object_version
   publish                        = false # Harness publishes versions and moves the alias.
+  code_signing_config_arn        = var.code_signing_config_arn # Lambda checks every package against it.
 
   ephemeral_storage {
     size = var.ephemeral_storage_size
@@ -94,4 +96,37 @@ resource "aws_lambda_function_event_invoke_config" "this" {
       destination = aws_sqs_queue.dead_letter.arn
     }
   }
+}
+
+# An HTTPS endpoint whose callers AWS authenticates (SigV4): the function reads the signed
+# principal from the request context. Only the listed principals may invoke it.
+resource "aws_lambda_function_url" "this" {
+  count = var.function_url == null ? 0 : 1
+
+  function_name      = aws_lambda_function.this.function_name
+  qualifier          = aws_lambda_alias.this.name
+  authorization_type = "AWS_IAM"
+}
+
+resource "aws_lambda_permission" "function_url" {
+  for_each = var.function_url == null ? {} : { for arn in var.function_url.invoker_principal_arns : arn => arn }
+
+  statement_id           = "FunctionUrl-${substr(sha256(each.value), 0, 16)}"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  qualifier              = aws_lambda_alias.this.name
+  principal              = each.value
+  function_url_auth_type = "AWS_IAM"
+}
+
+# Lambda also checks lambda:InvokeFunction for a URL request; granted through the URL only.
+resource "aws_lambda_permission" "function_url_invoke" {
+  for_each = var.function_url == null ? {} : { for arn in var.function_url.invoker_principal_arns : arn => arn }
+
+  statement_id             = "FunctionUrlInvoke-${substr(sha256(each.value), 0, 16)}"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.this.function_name
+  qualifier                = aws_lambda_alias.this.name
+  principal                = each.value
+  invoked_via_function_url = true
 }

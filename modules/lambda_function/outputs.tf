@@ -37,3 +37,8 @@ output "dead_letter_queue_name" {
   description = "Name of the on-failure destination queue."
   value       = aws_sqs_queue.dead_letter.name
 }
+
+output "function_url" {
+  description = "HTTPS endpoint of the function URL (AWS_IAM authentication), or null without one."
+  value       = one(aws_lambda_function_url.this[*].function_url)
+}

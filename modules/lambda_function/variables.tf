@@ -130,7 +130,7 @@ variable "subnet_ids" {
 
 variable "security_group_ids" {
   type        = list(string)
-  description = "Security groups of the function (networking module output lambda_security_group_id)."
+  description = "Security groups of the function (networking module output lambda_security_group_ids[<function>])."
 
   validation {
     condition     = length(var.security_group_ids) > 0
@@ -162,7 +162,17 @@ variable "log_retention_in_days" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Key that encrypts the log group (kms module output key_arn)."
+  description = "Key that encrypts the log group and the failure queue (kms module output key_arn)."
+}
+
+variable "code_signing_config_arn" {
+  type        = string
+  description = "Code-signing config the packages are checked against (code_signing module output config_arn). Required: no function runs unsigned code unnoticed."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[0-9a-z]+$", var.code_signing_config_arn))
+    error_message = "code_signing_config_arn must be a Lambda code-signing config ARN."
+  }
 }
 
 variable "maximum_retry_attempts" {
@@ -213,4 +223,20 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource of this module."
   default     = {}
+}
+
+variable "function_url" {
+  type = object({
+    invoker_principal_arns = list(string)
+  })
+  description = "A function URL on the alias, with AWS_IAM authentication (never NONE), that only these IAM role or user ARNs may invoke: the resource policy grants them lambda:InvokeFunctionUrl (condition lambda:FunctionUrlAuthType = AWS_IAM) and lambda:InvokeFunction through the URL only (lambda:InvokedViaFunctionUrl). null: no URL."
+  default     = null
+
+  validation {
+    condition = var.function_url == null || (
+      length(try(var.function_url.invoker_principal_arns, [])) > 0 &&
+      alltrue([for arn in try(var.function_url.invoker_principal_arns, []) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[^*?]+$", arn))])
+    )
+    error_message = "function_url.invoker_principal_arns must hold at least one IAM role or user ARN, without wildcards."
+  }
 }

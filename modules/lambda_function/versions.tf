@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.0, < 7.0"
+      version = ">= 6.29, < 7.0" # 6.29: aws_lambda_permission.invoked_via_function_url
     }
   }
 }

@@ -58,6 +58,21 @@ locals {
   table_alarms = merge([
     for table, settings in var.tables : merge(
       # Only time watermarks report a lag; full and integer-watermark tables rely on the others.
+      # A verify with repair reports the drift it left (VerifyDriftAfterRepair, shared/aurora_batch/observability.py).
+      settings.verify ? {
+        "${table}-drift-after-repair" = {
+          alarm_name          = "${var.name_prefix}-${table}-drift-after-repair"
+          description         = "A verify of ${table} with repair left rows that still differ from the source"
+          namespace           = var.metrics_namespace
+          metric_name         = "VerifyDriftAfterRepair"
+          dimensions          = tomap(local.table_dimensions[table])
+          statistic           = "Maximum"
+          period              = var.alarm_period_seconds
+          threshold           = 0
+          comparison_operator = "GreaterThanThreshold"
+          treat_missing_data  = "notBreaching"
+        }
+      } : {},
       settings.track_lag ? {
         "${table}-stale" = {
           alarm_name          = "${var.name_prefix}-${table}-stale"
@@ -117,6 +132,10 @@ locals {
       { title = "Replication lag (s)", metrics = ["ReplicationLagSeconds"], stat = "Maximum" },
       { title = "Run duration (s)", metrics = ["RunDurationSeconds"], stat = "Maximum" },
       { title = "Failed and locked runs", metrics = ["RunFailed", "RunLocked"], stat = "Sum" },
+      { title = "Verify: missing, deleted and changed rows", metrics = ["VerifyMissingRows", "VerifyDeletedRows", "VerifyChangedRows"], stat = "Sum" },
+      { title = "Verify: repaired rows and drift left", metrics = ["VerifyRepairedRows", "VerifyRepairedDeletes", "VerifyDriftAfterRepair"], stat = "Sum" },
+      { title = "Verify duration (s)", metrics = ["VerifyDurationSeconds"], stat = "Maximum" },
+      { title = "Key count difference, target minus source (drift signal)", metrics = ["KeyCountDifference"], stat = "Maximum" },
       ] : {
       type   = "metric"
       x      = (index % 2) * 12
@@ -140,7 +159,7 @@ locals {
   function_widget = {
     type   = "metric"
     x      = 0
-    y      = 12
+    y      = 24
     width  = 24
     height = 6
     properties = {

@@ -27,8 +27,9 @@ variable "tables" {
     staleness_threshold_seconds = number
     evaluation_period_seconds   = optional(number, 3600)
     track_lag                   = optional(bool, true)
+    verify                      = optional(bool, false)
   }))
-  description = "Replicated tables, keyed \"schema.table\". Each gets a not-running alarm (no run completed within evaluation_period_seconds; make it at least the schedule interval), a failed-run alarm and, with track_lag (incremental tables on a time watermark), a staleness alarm (ReplicationLagSeconds above staleness_threshold_seconds)."
+  description = "Replicated tables, keyed \"schema.table\". Each gets a not-running alarm (no run completed within evaluation_period_seconds; make it at least the schedule interval), a failed-run alarm and, with track_lag (incremental tables on a time watermark), a staleness alarm (ReplicationLagSeconds above staleness_threshold_seconds). With verify (tables with row_digest), a drift-after-repair alarm (VerifyDriftAfterRepair above 0: a repair left rows that differ)."
   default     = {}
 
   validation {

@@ -20,7 +20,7 @@ variable "vpc_id" {
 
 variable "aurora_security_group_id" {
   type        = string
-  description = "Security group of the Aurora cluster. The module adds an ingress rule to it from the Lambda security group on aurora_port."
+  description = "Security group of the Aurora cluster. The module adds an ingress rule to it from the replication function's security group on aurora_port."
 
   validation {
     condition     = can(regex("^sg-[0-9a-f]{8,17}$", var.aurora_security_group_id))

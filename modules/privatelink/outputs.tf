@@ -23,6 +23,11 @@ output "gateway_prefix_list_ids" {
   value       = { for service, endpoint in aws_vpc_endpoint.gateway : service => endpoint.prefix_list_id }
 }
 
+output "gateway_endpoint_ids" {
+  description = "ID of each gateway endpoint, keyed by service (s3, dynamodb); the staging bucket admits requests through the S3 one only."
+  value       = { for service, endpoint in aws_vpc_endpoint.gateway : service => endpoint.id }
+}
+
 output "interface_endpoint_ids" {
   description = "ID of each AWS interface endpoint, keyed by service."
   value       = { for service, endpoint in aws_vpc_endpoint.interface : service => endpoint.id }

@@ -123,6 +123,89 @@ variable "interface_endpoint_services" {
   }
 }
 
+variable "organization_id" {
+  type        = string
+  description = "AWS Organizations id (o-...). Every endpoint policy admits principals of this organisation only (aws:PrincipalOrgID)."
+
+  validation {
+    condition     = can(regex("^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id must look like o-abcdef1234."
+  }
+}
+
+variable "staging_bucket_arn" {
+  type        = string
+  description = "The staging bucket, the only bucket of the project the S3 gateway endpoint serves (staging_bucket module output bucket_arn)."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", var.staging_bucket_arn))
+    error_message = "staging_bucket_arn must be an S3 bucket ARN."
+  }
+}
+
+variable "state_table_arn" {
+  type        = string
+  description = "The state table, the only table the DynamoDB gateway endpoint serves (state_table module output table_arn)."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/.+$", var.state_table_arn))
+    error_message = "state_table_arn must be a DynamoDB table ARN."
+  }
+}
+
+variable "function_arns" {
+  type        = list(string)
+  description = "Unqualified ARNs of the project's functions, the only ones the lambda endpoint invokes (any alias or version of them)."
+
+  validation {
+    condition     = length(var.function_arns) > 0 && alltrue([for arn in var.function_arns : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", arn))])
+    error_message = "function_arns must hold unqualified Lambda function ARNs."
+  }
+}
+
+variable "log_group_arns" {
+  type        = list(string)
+  description = "The functions' log groups (without :*), the only ones the logs endpoint writes to."
+
+  validation {
+    condition     = length(var.log_group_arns) > 0 && alltrue([for arn in var.log_group_arns : can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:[^*]+$", arn))])
+    error_message = "log_group_arns must hold log group ARNs without wildcards."
+  }
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "The environment's key, the only one the kms endpoint serves (when kms is among interface_endpoint_services)."
+}
+
+variable "queue_arns" {
+  type        = list(string)
+  description = "The failure queues, the only queues the sqs endpoint serves (when sqs is among interface_endpoint_services)."
+  default     = []
+
+  validation {
+    condition     = !contains(var.interface_endpoint_services, "sqs") || length(var.queue_arns) > 0
+    error_message = "queue_arns must name the failure queues when sqs is among interface_endpoint_services."
+  }
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace of the application's metrics, the only one the monitoring endpoint accepts."
+  default     = "AuroraBatch"
+}
+
+variable "snowflake_internal_stage_bucket_arns" {
+  type        = list(string)
+  description = "Snowflake's stage bucket of the account (privatelink-internal-stage of SYSTEM$GET_PRIVATELINK_CONFIG(), as arn:aws:s3:::<bucket>). The connector downloads large query results from it through the S3 gateway endpoint; empty to allow none."
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.snowflake_internal_stage_bucket_arns : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", arn))])
+    error_message = "snowflake_internal_stage_bucket_arns must hold S3 bucket ARNs (arn:aws:s3:::<bucket>)."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags added to every resource of this module."

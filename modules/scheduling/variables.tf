@@ -18,6 +18,16 @@ variable "replication_alias_name" {
   description = "Alias of the replication function that the rules invoke (lambda_function module output alias_name)."
 }
 
+variable "state_machine_arn" {
+  type        = string
+  description = "ARN of the replication state machine the table schedules start (orchestration module output state_machine_arn)."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:states:", var.state_machine_arn))
+    error_message = "state_machine_arn must be a Step Functions state machine ARN."
+  }
+}
+
 variable "replication_alias_arn" {
   type        = string
   description = "ARN of that alias (lambda_function module output alias_arn)."
@@ -48,8 +58,14 @@ variable "tables" {
     where                  = optional(string)
     transform              = optional(string)
     on_incompatible_change = optional(string, "fail")
+    full_refresh_strategy  = optional(string, "overwrite")
+    row_digest             = optional(bool, false)
+    delete_mode            = optional(string, "soft")
+    verify_schedule        = optional(string)
+    verify_repair          = optional(bool, true)
+    verify_on_drift        = optional(bool, false)
   }))
-  description = "Tables to replicate, keyed \"schema.table\" as PostgreSQL spells them. Each gets its own rule, whose input is {\"tables\": [{schema_name, table_name, mode, ...}]} with the table's options (docs/CUSTOMIZATION.md) minus the unset ones; schedule_expression and enabled stay in Terraform. A disabled table keeps its rule, switched off."
+  description = "Tables to replicate, keyed \"schema.table\" as PostgreSQL spells them. Each gets its own rule, whose input is {\"tables\": [{schema_name, table_name, mode, ...}]} with the table's options (docs/CUSTOMIZATION.md) minus the unset ones; schedule_expression and enabled stay in Terraform. A disabled table keeps its rule, switched off. A table with verify_schedule (row_digest on) also gets a verify rule, whose input is {\"action\": \"verify\", schema_name, table_name, \"repair\": verify_repair}."
   default     = {}
 
   validation {
@@ -78,6 +94,11 @@ variable "tables" {
   }
 
   validation {
+    condition     = alltrue([for table in values(var.tables) : contains(["overwrite", "swap"], table.full_refresh_strategy)])
+    error_message = "Each full_refresh_strategy must be overwrite or swap."
+  }
+
+  validation {
     condition = alltrue(flatten([
       for table in values(var.tables) : [
         for lookback in [table.lookback_seconds, table.lookback_integer] :
@@ -87,7 +108,7 @@ variable "tables" {
     error_message = "lookback_seconds and lookback_integer must be whole numbers, 0 or more."
   }
 
-  # The upper bound is TableOptions.batch_size's (shared/aurora_batch/config.py).
+  # The upper bound is TableOptions.batch_size's (shared/aurora_batch/config/tables.py).
   validation {
     condition     = alltrue([for table in values(var.tables) : table.batch_size == null || try(table.batch_size >= 1 && table.batch_size <= 10000000 && floor(table.batch_size) == table.batch_size, false)])
     error_message = "batch_size must be a whole number from 1 to 10000000."
@@ -133,7 +154,7 @@ variable "tables" {
     error_message = "Each masking keep_last must be a whole number, 0 or more."
   }
 
-  # Each rule takes exactly its own option, as ColumnMask checks (shared/aurora_batch/config.py).
+  # Each rule takes exactly its own option, as ColumnMask checks (shared/aurora_batch/config/tables.py).
   validation {
     condition = alltrue(flatten([
       for table in values(var.tables) : [
@@ -151,6 +172,27 @@ variable "tables" {
   validation {
     condition     = alltrue([for table in values(var.tables) : table.merge_keys == null || try(length(table.merge_keys) > 0, false)])
     error_message = "merge_keys, when given, must name at least one column."
+  }
+
+  validation {
+    condition     = alltrue([for table in values(var.tables) : contains(["soft", "hard", "off"], table.delete_mode)])
+    error_message = "Each delete_mode must be soft, hard or off."
+  }
+
+  validation {
+    condition     = alltrue([for table in values(var.tables) : table.verify_schedule == null || can(regex("^(rate|cron)\\(.+\\)$", table.verify_schedule))])
+    error_message = "Each verify_schedule must be rate(...) or cron(...)."
+  }
+
+  # As TableOptions checks (shared/aurora_batch/config/tables.py): a verify compares row digests.
+  validation {
+    condition     = alltrue([for table in values(var.tables) : table.row_digest || (table.verify_schedule == null && !table.verify_on_drift)])
+    error_message = "verify_schedule and verify_on_drift need row_digest = true."
+  }
+
+  validation {
+    condition     = alltrue([for table in values(var.tables) : !table.verify_on_drift || (table.verify_repair && table.delete_mode != "off")])
+    error_message = "verify_on_drift needs a repairing verify: verify_repair = true and delete_mode soft or hard."
   }
 }
 
@@ -212,4 +254,19 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource of this module."
   default     = {}
+}
+
+variable "tables_parameter_name" {
+  type        = string
+  description = "Name of the SSM parameter that holds the TABLES document (the replication function's TABLES_PARAMETER), such as /aurora-batch-prod/tables."
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_./-]+$", var.tables_parameter_name))
+    error_message = "tables_parameter_name must be an SSM parameter path starting with /."
+  }
+}
+
+variable "replication_role_name" {
+  type        = string
+  description = "Name of the replication function's execution role, given read on the TABLES parameter only."
 }

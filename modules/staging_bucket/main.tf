@@ -1,3 +1,8 @@
+locals {
+  create_access_log_bucket = var.access_logging_enabled && var.access_log_bucket_name == null
+  access_log_bucket_name   = local.create_access_log_bucket ? aws_s3_bucket.access_logs[0].id : var.access_log_bucket_name
+}
+
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Staged parts are transient copies of Aurora data; replicating them to another region buys nothing.
   #checkov:skip=CKV2_AWS_62:Nothing consumes object events; Snowflake loads by COPY INTO from the replication function.
@@ -80,14 +85,79 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 resource "aws_s3_bucket_logging" "this" {
-  count = var.access_log_bucket_name == null ? 0 : 1
+  count = var.access_logging_enabled ? 1 : 0
 
   bucket        = aws_s3_bucket.this.id
-  target_bucket = var.access_log_bucket_name
+  target_bucket = local.access_log_bucket_name
   target_prefix = "s3-access/${var.bucket_name}/"
 }
 
 data "aws_iam_policy_document" "this" {
+  # Objects are encrypted with the environment's key or not written: a request may
+  # leave the headers out (the bucket default applies), never name another key.
+  statement {
+    sid       = "DenyOtherEncryption"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+  }
+
+  statement {
+    sid       = "DenyOtherKmsKey"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = [var.kms_key_arn]
+    }
+  }
+
+  # Only through the VPC's S3 endpoint, except for principals that cannot come through
+  # it: the Snowflake storage role (Snowflake reads from its own network) and the
+  # deployment and administration roles (Terraform manages the bucket from HCP Terraform).
+  statement {
+    sid       = "DenyOutsideVpcEndpoint"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:SourceVpce"
+      values   = var.vpc_endpoint_ids
+    }
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values   = var.vpc_endpoint_exempt_principal_arns
+    }
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

@@ -17,3 +17,8 @@ output "staging_url" {
   description = "s3:// URL of the staging prefix, for the Snowflake stage and the storage integration's allowed locations."
   value       = "s3://${aws_s3_bucket.this.id}/${var.staging_prefix}"
 }
+
+output "access_log_bucket_name" {
+  description = "Bucket receiving the server access logs; null when access logging is off."
+  value       = var.access_logging_enabled ? local.access_log_bucket_name : null
+}

@@ -63,10 +63,47 @@ variable "abort_incomplete_multipart_upload_days" {
   }
 }
 
+variable "access_logging_enabled" {
+  type        = bool
+  description = "Write server access logs of the staging bucket, to access_log_bucket_name or to a log bucket this module creates."
+  default     = false
+}
+
 variable "access_log_bucket_name" {
   type        = string
-  description = "Bucket that receives server access logs; null for none."
+  description = "Existing bucket that receives the server access logs (it must admit logging.s3.amazonaws.com). Null to create <bucket_name>-access-logs when access_logging_enabled."
   default     = null
+}
+
+variable "access_log_expiration_days" {
+  type        = number
+  description = "Days the created log bucket keeps an access log."
+  default     = 365
+
+  validation {
+    condition     = var.access_log_expiration_days >= 1
+    error_message = "access_log_expiration_days must be 1 or more."
+  }
+}
+
+variable "vpc_endpoint_ids" {
+  type        = list(string)
+  description = "VPC endpoints requests must come through (privatelink module output gateway_endpoint_ids[\"s3\"]); other requests are denied unless their principal is exempt."
+
+  validation {
+    condition     = length(var.vpc_endpoint_ids) > 0 && alltrue([for id in var.vpc_endpoint_ids : can(regex("^vpce-[0-9a-f]{8,17}$", id))])
+    error_message = "vpc_endpoint_ids must hold at least one id like vpce-0123456789abcdef0."
+  }
+}
+
+variable "vpc_endpoint_exempt_principal_arns" {
+  type        = list(string)
+  description = "Principals that may reach the bucket from outside the VPC endpoint: the Snowflake storage role and the deployment and administration roles. Their IAM policies still limit what they do."
+
+  validation {
+    condition     = length(var.vpc_endpoint_exempt_principal_arns) > 0 && alltrue([for arn in var.vpc_endpoint_exempt_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "vpc_endpoint_exempt_principal_arns must hold at least one IAM role or user ARN (no wildcard account, no root)."
+  }
 }
 
 variable "force_destroy" {

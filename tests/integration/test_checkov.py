@@ -1,4 +1,4 @@
-"""checkov over modules/ and environments/: no failed check, no parsing error.
+"""checkov over modules/, environments/ and examples/: no failed check, no parsing error.
 
 checkov lives in its own virtualenv (`make checkov-setup`; `make test` creates it). The
 test skips only on a developer machine without that virtualenv; under CI it must run.
@@ -53,11 +53,11 @@ def run_checkov(*directories: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def reports() -> list[dict[str, Any]]:
-    return run_checkov("modules", "environments")
+    return run_checkov("modules", "environments", "examples")
 
 
 def test_checkov_scans_every_resource(reports: list[dict[str, Any]]) -> None:
-    assert len(reports) == 2  # modules/ and environments/
+    assert len(reports) == 3  # modules/, environments/ and examples/
     for report in reports:
         assert report["check_type"] == "terraform"
         summary = report["summary"]

@@ -1,4 +1,4 @@
-"""Checks of modules/ and environments/ that need no terraform binary.
+"""Checks of modules/, environments/ and examples/ that need no terraform binary.
 
 Every file is parsed with python-hcl2; the module contracts (inputs, required inputs,
 outputs), the house structure and the application contracts (state table key schema,
@@ -23,17 +23,26 @@ from aurora_batch.model import Mode
 ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = ROOT / "modules"
 ENVIRONMENTS_DIR = ROOT / "environments"
+EXAMPLES_DIR = ROOT / "examples"
+COMPOSITION_DIR = MODULES_DIR / "aurora_batch"
 WORKFLOW = ROOT / ".github" / "workflows" / "terraform.yml"
 
 MODULES = sorted(path.name for path in MODULES_DIR.iterdir() if path.is_dir())
 ENVIRONMENTS = sorted(path.name for path in ENVIRONMENTS_DIR.iterdir() if path.is_dir())
-CONFIG_DIRS = [MODULES_DIR / name for name in MODULES] + [ENVIRONMENTS_DIR / name for name in ENVIRONMENTS]
+EXAMPLES = sorted(path.name for path in EXAMPLES_DIR.iterdir() if path.is_dir())
+# A composition calls the other modules and owns no resource of its own.
+COMPOSITIONS = {"aurora_batch"}
+CONFIG_DIRS = (
+    [MODULES_DIR / name for name in MODULES]
+    + [ENVIRONMENTS_DIR / name for name in ENVIRONMENTS]
+    + [EXAMPLES_DIR / name for name in EXAMPLES]
+)
 HCL_FILES = sorted(
     [
         *ROOT.glob("modules/**/*.tf"),
         *ROOT.glob("modules/*/tests/*.tftest.hcl"),
         *ROOT.glob("environments/*/*.tf"),
-        *ROOT.glob("environments/*/terraform.tfvars.example"),
+        *ROOT.glob("examples/*/*.tf"),
         ROOT / ".tflint.hcl",
     ]
 )
@@ -50,9 +59,13 @@ CLOSED_SET_VARIABLES = {
         "runtime",
         "staging_format",
         "tracing_mode",
+        "untrusted_artifact_on_deployment",
     },
     "environments": {"lambda_architecture", "log_level", "replication_mode", "staging_format"},
+    "examples": set(),
 }
+# The same closed sets, as attributes of the composition's settings.
+CLOSED_SET_SETTINGS = {"lambda_architecture", "log_level", "replication_mode", "staging_format"}
 # The environment the application reads (docs/CONFIGURATION.md); the replication
 # function gets all of them.
 LAMBDA_ENVIRONMENT_CONTRACT = {
@@ -72,7 +85,8 @@ LAMBDA_ENVIRONMENT_CONTRACT = {
     "STAGING_FORMAT",
     "SNOWFLAKE_STAGE",
     "STATE_TABLE",
-    "TABLES",
+    "TABLES_SOURCE",
+    "TABLES_PARAMETER",
     "LOG_LEVEL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -122,6 +136,21 @@ def source_text(directory: Path) -> str:
     return "\n".join(path.read_text() for path in sorted(directory.glob("*.tf")))
 
 
+def settings_attributes() -> dict[str, str]:
+    """Attribute name -> type of the composition's settings object."""
+    return object_attributes(blocks(COMPOSITION_DIR, "variable")["settings"]["type"])
+
+
+def environment_settings(environment: str) -> dict[str, Any]:
+    settings: dict[str, Any] = yaml.safe_load((ENVIRONMENTS_DIR / environment / "settings.yaml").read_text())
+    return settings
+
+
+def profiles() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = locals_of(COMPOSITION_DIR)["profiles"]
+    return found
+
+
 def module_calls() -> list[tuple[Path, str, dict[str, Any], Path]]:
     """(calling directory, call name, arguments, called module directory) for every local module call."""
     calls = []
@@ -134,6 +163,8 @@ def module_calls() -> list[tuple[Path, str, dict[str, Any], Path]]:
 def test_config_is_found() -> None:
     assert len(MODULES) >= 9
     assert ENVIRONMENTS == ["dev", "prod", "staging"]
+    assert "minimal" in EXAMPLES
+    assert set(MODULES) >= COMPOSITIONS
     assert len(HCL_FILES) > 50
 
 
@@ -166,6 +197,10 @@ def test_module_declares_no_provider_or_backend(module: str) -> None:
 @pytest.mark.parametrize("module", MODULES)
 def test_module_main_resource_is_named_this(module: str) -> None:
     names = {name for _, name in typed_blocks(MODULES_DIR / module, "resource")}
+    if module in COMPOSITIONS:
+        assert names == set(), f"modules/{module} is a composition; its resources belong in a module"
+        assert blocks(MODULES_DIR / module, "module"), f"modules/{module} composes no module"
+        return
     assert "this" in names, f"modules/{module} has no resource named this"
 
 
@@ -245,10 +280,12 @@ def test_required_module_inputs_are_given() -> None:
 
 def test_referenced_module_outputs_exist() -> None:
     reference = re.compile(r"\bmodule\.([a-z_][a-z0-9_]*)(?:\[[^\]]*\])?\.([a-z_][a-z0-9_]*)")
+    moved_block = re.compile(r"^moved \{.*?^\}", re.DOTALL | re.MULTILINE)
     checked = 0
     for directory in CONFIG_DIRS:
         calls = blocks(directory, "module")
-        for call, output in reference.findall(source_text(directory)):
+        # moved blocks name addresses, not outputs (test_state_moves_lead_into_the_composition).
+        for call, output in reference.findall(moved_block.sub("", source_text(directory))):
             assert call in calls, f"{directory.name}: module.{call} is not declared"
             called = (directory / calls[call]["source"]).resolve()
             assert output in blocks(called, "output"), f"{directory.name}: module.{call}.{output} does not exist"
@@ -259,65 +296,60 @@ def test_referenced_module_outputs_exist() -> None:
 def test_every_module_is_used_by_every_environment() -> None:
     # snowflake_stage is composed in the Snowflake workspace: its provider connects on
     # every plan, which would make each AWS plan need Snowflake credentials.
-    aws_modules = set(MODULES) - {"snowflake_stage"}
-    for environment in ENVIRONMENTS:
-        used = {called.name for directory, _, _, called in module_calls() if directory.name == environment}
-        assert used == aws_modules, f"{environment} wires {sorted(used ^ aws_modules)} unexpectedly"
+    aws_modules = set(MODULES) - {"snowflake_stage"} - COMPOSITIONS
+    used = {called.name for directory, _, _, called in module_calls() if directory == COMPOSITION_DIR}
+    assert used == aws_modules, f"the composition wires {sorted(used ^ aws_modules)} unexpectedly"
+    for directory in [ENVIRONMENTS_DIR / name for name in ENVIRONMENTS] + [EXAMPLES_DIR / name for name in EXAMPLES]:
+        called = {called for caller, _, _, called in module_calls() if caller == directory}
+        assert called == {COMPOSITION_DIR}, f"{directory.relative_to(ROOT)} calls {sorted(map(str, called))}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_environment_has_cloud_workspace_and_providers(environment: str) -> None:
     directory = ENVIRONMENTS_DIR / environment
-    for name in (
-        "main.tf",
-        "variables.tf",
-        "outputs.tf",
-        "versions.tf",
-        "providers.tf",
-        "terraform.tfvars.example",
-    ):
-        assert (directory / name).is_file(), f"environments/{environment} lacks {name}"
+    # A thin root: what Terraform needs per workspace, and the site's settings.
+    files = {path.name for path in directory.iterdir()}
+    assert files == {"main.tf", "moved.tf", "outputs.tf", "versions.tf", "providers.tf", "settings.yaml"}, sorted(files)
+    # One list of state moves for every root, linked rather than copied.
+    assert (directory / "moved.tf").is_symlink()
+    assert (directory / "moved.tf").resolve() == (ENVIRONMENTS_DIR / "moved.tf").resolve()
     terraform = parse(directory / "versions.tf")["terraform"][0]
     cloud = terraform["cloud"][0]
     assert cloud["organization"]
     assert cloud["workspaces"][0]["name"] == f"aurora-batch-{environment}"
     assert "backend" not in terraform
     assert set(blocks(directory, "provider")) == set(terraform["required_providers"][0]) == {"aws"}
-    assert locals_of(directory)["environment"] == environment
+    call = blocks(directory, "module")["aurora_batch"]
+    assert call["environment"] == environment
+    assert "settings.yaml" in call["settings"]
+    assert f'Environment = "{environment}"' in (directory / "providers.tf").read_text()
 
 
-def test_environments_differ_only_in_their_settings() -> None:
-    """The roots are parallel on purpose (one workspace each); this keeps them from drifting."""
+def test_environment_names_are_the_profiles() -> None:
+    assert sorted(profiles()) == ENVIRONMENTS
+    condition = blocks(COMPOSITION_DIR, "variable")["environment"]["validation"][0]["condition"]
+    closed = re.search(r"contains\(\[([^\]]*)\]", condition)
+    assert closed, condition
+    assert sorted(value.strip().strip('"') for value in closed.group(1).split(",")) == ENVIRONMENTS
 
-    def normalised(environment: str, name: str) -> str:
-        text = (ENVIRONMENTS_DIR / environment / name).read_text()
-        return text.replace(f'environment = "{environment}"', "environment = ENV").replace(
-            f"aurora-batch-{environment}", "aurora-batch-ENV"
+
+def test_closed_set_settings_are_validated() -> None:
+    attributes = settings_attributes()
+    conditions = [str(item["condition"]) for item in blocks(COMPOSITION_DIR, "variable")["settings"]["validation"]]
+    for name in CLOSED_SET_SETTINGS:
+        assert name in attributes, f"settings lacks {name}"
+        assert any(f"var.settings.{name}" in condition and "contains(" in condition for condition in conditions), (
+            f"settings.{name} takes a closed set but has no validation"
         )
-
-    for name in ("main.tf", "outputs.tf", "providers.tf", "versions.tf"):
-        texts = {environment: normalised(environment, name) for environment in ENVIRONMENTS}
-        assert len(set(texts.values())) == 1, f"environments/*/{name} differ beyond the environment name"
-    shapes = {
-        environment: {
-            name: {key: value for key, value in body.items() if key != "default"}
-            for name, body in blocks(ENVIRONMENTS_DIR / environment, "variable").items()
-        }
-        for environment in ENVIRONMENTS
-    }
-    first = shapes[ENVIRONMENTS[0]]
-    for environment, shape in shapes.items():
-        assert shape == first, f"environments/{environment}/variables.tf differs beyond its defaults"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_tfvars_example_names_declared_variables(environment: str) -> None:
-    directory = ENVIRONMENTS_DIR / environment
-    example = parse(directory / "terraform.tfvars.example")
-    variables = blocks(directory, "variable")
-    assert set(example) <= set(variables), sorted(set(example) - set(variables))
-    required = {name for name, body in variables.items() if "default" not in body}
-    assert required <= set(example), f"example misses {sorted(required - set(example))}"
+def test_settings_name_declared_attributes(environment: str) -> None:
+    settings = environment_settings(environment)
+    attributes = settings_attributes()
+    assert set(settings) <= set(attributes), sorted(set(settings) - set(attributes))
+    required = {name for name, attribute_type in attributes.items() if not attribute_type.startswith("optional(")}
+    assert required <= set(settings), f"settings.yaml misses {sorted(required - set(settings))}"
 
 
 def test_environments_set_their_own_sizes_schedules_and_thresholds() -> None:
@@ -328,8 +360,14 @@ def test_environments_set_their_own_sizes_schedules_and_thresholds() -> None:
         "schedule_expression",
         "staleness_threshold_seconds",
     ):
-        defaults = [blocks(ENVIRONMENTS_DIR / environment, "variable")[name]["default"] for environment in ENVIRONMENTS]
+        defaults = [profiles()[environment][name] for environment in ENVIRONMENTS]
         assert len(set(defaults)) == len(ENVIRONMENTS), f"{name} is the same in every environment: {defaults}"
+    # What a site may override is a setting; the security switches are not.
+    attributes = settings_attributes()
+    for name in set(profiles()["prod"]) - {"access_logging_enabled", "code_signing_policy"}:
+        assert attributes[name].startswith("optional("), f"settings.{name} must be an optional override"
+    assert "code_signing_policy" not in attributes
+    assert "access_logging_enabled" not in attributes
 
 
 def test_no_variable_carries_a_secret() -> None:
@@ -342,8 +380,8 @@ def test_no_variable_carries_a_secret() -> None:
 
 
 def test_replication_environment_covers_the_application_contract() -> None:
-    for environment in ENVIRONMENTS:
-        text = (ENVIRONMENTS_DIR / environment / "main.tf").read_text()
+    for directory in [COMPOSITION_DIR]:
+        text = (directory / "main.tf").read_text()
         names = set(re.findall(r"\b([A-Z][A-Z0-9_]+)\s*=", text))
         assert names >= LAMBDA_ENVIRONMENT_CONTRACT, sorted(LAMBDA_ENVIRONMENT_CONTRACT - names)
         assert "VAULT_TOKEN" not in text
@@ -425,7 +463,7 @@ def test_object_attributes_reads_nested_types() -> None:
 def test_scheduling_tables_carry_every_table_option() -> None:
     """modules/scheduling's tables and the application's TableOptions must not drift apart: a
     missing attribute leaves an option unreachable from Terraform; an extra one would put a key
-    the handler rejects into every rule input and into TABLES."""
+    the application rejects into TABLES."""
     directory = MODULES_DIR / "scheduling"
     tables = blocks(directory, "variable")["tables"]
     attributes = object_attributes(tables["type"])
@@ -453,6 +491,8 @@ def test_scheduling_tables_carry_every_table_option() -> None:
     assert closed_sets == {
         "table.mode": {mode.value for mode in Mode},
         "table.on_incompatible_change": set(get_args(TableOptions.model_fields["on_incompatible_change"].annotation)),
+        "table.full_refresh_strategy": set(get_args(TableOptions.model_fields["full_refresh_strategy"].annotation)),
+        "table.delete_mode": set(get_args(TableOptions.model_fields["delete_mode"].annotation)),
         "mask.rule": set(get_args(MaskRule)),
         "mask.truncate_to": {value for literal in get_args(truncate_type) for value in get_args(literal)},
     }
@@ -460,16 +500,17 @@ def test_scheduling_tables_carry_every_table_option() -> None:
         for option in rule_options:
             assert f'(mask.{option} != null) == (mask.rule == "{rule}")' in conditions, (rule, option)
 
-    # The environments forward the same map, so they declare the same type.
-    for environment in ENVIRONMENTS:
-        declared = blocks(ENVIRONMENTS_DIR / environment, "variable")["tables"]["type"]
-        assert declared == tables["type"], f"environments/{environment}: tables differs from the module's"
+    # The composition forwards the same map, so its settings declare the same type.
+    composed = settings_attributes()["tables"]
+    assert composed.startswith("optional(map(object({"), composed
+    assert object_attributes(composed) == attributes, "settings.tables differs from the scheduling module's tables"
+    assert object_attributes(object_attributes(composed)["masking"]) == masking
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_tfvars_example_tables_are_valid_table_options(environment: str) -> None:
-    """Each example entry, as the rule input carries it, is accepted by the application."""
-    example = parse(ENVIRONMENTS_DIR / environment / "terraform.tfvars.example")
+    """Each settings.yaml entry, as the rule input carries it, is accepted by the application."""
+    example = environment_settings(environment)
     rule_only = set(locals_of(MODULES_DIR / "scheduling")["rule_only_attributes"])
     masked = 0
     for key, entry in example["tables"].items():
@@ -477,7 +518,7 @@ def test_tfvars_example_tables_are_valid_table_options(environment: str) -> None
         options = {name: value for name, value in entry.items() if name not in rule_only}
         table = TableOptions(schema_name=schema_name, table_name=table_name, **options)
         masked += bool(table.masking)
-    assert masked, f"environments/{environment}/terraform.tfvars.example shows no masked table"
+    assert masked, f"environments/{environment}/settings.yaml shows no masked table"
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -509,7 +550,7 @@ def test_checkov_skips_carry_a_reason() -> None:
     skip = re.compile(r"^\s*#checkov:skip=CKV2?_[A-Z0-9]+_\d+:\S.{9,}$")
     skips = [
         (path, line)
-        for path in [*ROOT.glob("modules/**/*.tf"), *ROOT.glob("environments/*/*.tf")]
+        for path in [*ROOT.glob("modules/**/*.tf"), *ROOT.glob("environments/*/*.tf"), *ROOT.glob("examples/*/*.tf")]
         for line in path.read_text().splitlines()
         if "checkov:skip" in line
     ]
@@ -524,7 +565,11 @@ def test_workflow_runs_every_check_on_every_directory() -> None:
     uses = [step["uses"] for job in jobs.values() for step in job["steps"] if "uses" in step]
     assert uses
     for action in uses:
-        assert re.search(r"@v\d+\.\d+\.\d+$", action), f"{action} is not pinned to a version"
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", action), f"{action} is not pinned to a commit"
+    # The version each commit stands for, readable next to it.
+    for line in WORKFLOW.read_text().splitlines():
+        if "uses:" in line:
+            assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{line.strip()} names no version"
     runs = "\n".join(step.get("run", "") for job in jobs.values() for step in job["steps"])
     for command in (
         "terraform fmt -check -recursive",
@@ -547,3 +592,315 @@ def test_tflint_uses_the_aws_ruleset() -> None:
     assert plugins["aws"]["source"] == "github.com/terraform-linters/tflint-ruleset-aws"
     assert re.match(r"^\d+\.\d+\.\d+$", plugins["aws"]["version"])
     assert plugins["terraform"]["preset"] == "all"
+
+
+# Security contracts: what a review of the network, the data at rest and the deployment
+# path relies on.
+
+
+def test_every_aws_endpoint_carries_a_policy_for_the_organisation() -> None:
+    directory = MODULES_DIR / "privatelink"
+    endpoints = typed_blocks(directory, "resource")
+    for name in ("gateway", "interface"):
+        assert "policy" in endpoints[("aws_vpc_endpoint", name)], f"aws_vpc_endpoint.{name} has no endpoint policy"
+    statements = locals_of(directory)
+    gateway = statements["gateway_statements"]
+    assert set(gateway) == {"s3", "dynamodb"}
+    interface = statements["interface_statements"]
+    services = blocks(directory, "variable")["interface_endpoint_services"]
+    allowed = re.search(r"contains\(\[([^\]]*)\]", str(services["validation"][0]["condition"]))
+    assert allowed
+    assert set(interface) == {value.strip().strip('"') for value in allowed.group(1).split(",")}
+    assert "aws:PrincipalOrgID" in str(statements["organisation_principals"])
+    for service, statement in interface.items():
+        condition = str(statement["Condition"])
+        assert "aws:PrincipalOrgID" in condition or condition == "${local.organisation_principals}", (
+            f"{service} endpoint admits any organisation"
+        )
+        assert statement["Action"] != "*" and "*" not in statement["Action"], f"{service} endpoint allows every action"
+    text = source_text(directory)
+    assert '"${var.staging_bucket_arn}/*"' in text
+    assert '"${var.state_table_arn}/index/*"' in text
+    organisation = blocks(directory, "variable")["organization_id"]
+    assert "^o-" in str(organisation["validation"][0]["condition"])
+
+
+def test_each_function_has_its_own_security_group_and_egress() -> None:
+    directory = MODULES_DIR / "networking"
+    egress = locals_of(directory)["function_egress"]
+    assert egress == {
+        "replication": {"aurora": True, "vault": True, "snowflake": True, "gateways": ["s3", "dynamodb"]},
+        "s3_cleanup": {"aurora": False, "vault": False, "snowflake": False, "gateways": ["s3", "dynamodb"]},
+        "watermark_admin": {"aurora": False, "vault": False, "snowflake": False, "gateways": ["dynamodb"]},
+    }
+    resources = typed_blocks(directory, "resource")
+    assert resources[("aws_security_group", "this")]["for_each"] == "${local.function_egress}"
+    # Aurora talks with the replication function only, both ways.
+    for kind, name in (("egress", "aurora"), ("ingress", "aurora_from_lambda")):
+        rule = resources[(f"aws_vpc_security_group_{kind}_rule", name)]
+        assert '["replication"]' in str(rule), f"{name} is not limited to the replication function"
+    # The composition gives each function its own group.
+    functions = blocks(COMPOSITION_DIR, "module")["lambda_function"]
+    assert functions["for_each"] == "${local.functions}"
+    assert set(locals_of(COMPOSITION_DIR)["functions"]) == set(egress)
+    assert functions["security_group_ids"] == ["${module.networking.lambda_security_group_ids[each.key]}"]
+
+
+def test_staging_bucket_policy_denies_other_keys_and_outside_the_endpoint() -> None:
+    directory = MODULES_DIR / "staging_bucket"
+    document = typed_blocks(directory, "data")[("aws_iam_policy_document", "this")]
+    statements = {statement["sid"]: statement for statement in document["statement"]}
+    key = statements["DenyOtherKmsKey"]
+    assert key["effect"] == "Deny" and key["actions"] == ["s3:PutObject"]
+    assert key["condition"] == [
+        {
+            "test": "StringNotEqualsIfExists",
+            "variable": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            "values": ["${var.kms_key_arn}"],
+        }
+    ]
+    assert statements["DenyOtherEncryption"]["condition"][0]["values"] == ["aws:kms"]
+    outside = statements["DenyOutsideVpcEndpoint"]
+    assert outside["effect"] == "Deny" and outside["actions"] == ["s3:*"]
+    tests = {(condition["test"], condition["variable"]): condition["values"] for condition in outside["condition"]}
+    assert tests == {
+        ("StringNotEquals", "aws:SourceVpce"): "${var.vpc_endpoint_ids}",
+        ("ArnNotLike", "aws:PrincipalArn"): "${var.vpc_endpoint_exempt_principal_arns}",
+    }
+    for sid in ("DenyInsecureTransport", "DenyOutdatedTls"):
+        assert statements[sid]["effect"] == "Deny"
+    # The exception is the Snowflake storage role and the administrators, nobody else.
+    call = blocks(COMPOSITION_DIR, "module")["staging_bucket"]
+    assert call["vpc_endpoint_ids"] == ['${module.privatelink.gateway_endpoint_ids["s3"]}']
+    assert call["vpc_endpoint_exempt_principal_arns"] == (
+        "${concat([module.iam.snowflake_storage_role_arn], var.settings.administrator_arns)}"
+    )
+    assert call["access_logging_enabled"] == "${local.profile.access_logging_enabled}"
+    logging = {environment: profiles()[environment]["access_logging_enabled"] for environment in ENVIRONMENTS}
+    assert logging == {"dev": False, "staging": True, "prod": True}
+
+
+def test_failure_queue_uses_the_environment_key() -> None:
+    directory = MODULES_DIR / "lambda_function"
+    queue = typed_blocks(directory, "resource")[("aws_sqs_queue", "dead_letter")]
+    assert queue["kms_master_key_id"] == "${var.kms_key_arn}"
+    assert "sqs_managed_sse_enabled" not in queue
+    runtime = typed_blocks(MODULES_DIR / "iam", "data")[("aws_iam_policy_document", "runtime")]
+    key_statement = next(item for item in runtime["statement"] if item.get("sid") == "OnFailureDestinationKey")
+    assert key_statement["resources"] == ["${var.kms_key_arn}"]
+
+
+def test_key_policy_separates_administrators_from_users() -> None:
+    text = (MODULES_DIR / "kms" / "main.tf").read_text()
+    assert '"kms:*"' not in text
+    statements = dict(re.findall(r'Sid\s+=\s+"(\w+)"(.*?)\n      \}', text, re.DOTALL))
+    assert set(statements) == {
+        "AccountKeyPolicyRecovery",
+        "KeyAdministrators",
+        "KeyUsers",
+        "CloudWatchLogsEncryption",
+        "CloudWatchAlarmsPublish",
+    }
+    recovery = statements["AccountKeyPolicyRecovery"]
+    assert re.search(r'Action\s+=\s+\["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy"\]', recovery)
+    assert "var.key_administrator_arns" in statements["KeyAdministrators"]
+    assert not re.search(r"kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt)", statements["KeyAdministrators"])
+    assert '"aws:PrincipalArn" = var.key_user_arns' in statements["KeyUsers"]
+    assert not re.search(r"kms:(Put|Delete|Schedule|Create|Disable|Update)", statements["KeyUsers"])
+    assert '"kms:EncryptionContext:aws:logs:arn" = var.log_group_arns' in statements["CloudWatchLogsEncryption"]
+    assert "log-group:*" not in text
+    call = blocks(COMPOSITION_DIR, "module")["kms"]
+    assert call["key_administrator_arns"] == "${var.settings.administrator_arns}"
+    assert call["key_user_arns"] == "${module.iam.key_user_arns}"
+    assert call["log_group_arns"] == "${values(local.log_group_arns)}"
+
+
+def test_code_signing_is_enforced_in_prod() -> None:
+    policies = {environment: profiles()[environment]["code_signing_policy"] for environment in ENVIRONMENTS}
+    assert policies == {"dev": "Warn", "staging": "Warn", "prod": "Enforce"}
+    call = blocks(COMPOSITION_DIR, "module")["code_signing"]
+    assert call["untrusted_artifact_on_deployment"] == "${local.profile.code_signing_policy}"
+    profile = locals_of(COMPOSITION_DIR)["profile"]
+    assert profile["code_signing_policy"] == "${local.base_profile.code_signing_policy}"
+    function = typed_blocks(MODULES_DIR / "lambda_function", "resource")[("aws_lambda_function", "this")]
+    assert function["code_signing_config_arn"] == "${var.code_signing_config_arn}"
+    assert "default" not in blocks(MODULES_DIR / "lambda_function", "variable")["code_signing_config_arn"]
+    for name, call in blocks(COMPOSITION_DIR, "module").items():
+        if call["source"] == "../lambda_function":
+            assert call["code_signing_config_arn"] == "${module.code_signing.config_arn}", name
+    skips = "\n".join(path.read_text() for path in MODULES_DIR.glob("**/*.tf"))
+    assert "CKV_AWS_272" not in skips
+
+
+def test_state_moves_lead_into_the_composition() -> None:
+    """Every module the flat roots called moves to its place in the composition, so an applied
+    workspace keeps its key, bucket and state table through the upgrade."""
+    flat_calls = {
+        "kms",
+        "networking",
+        "privatelink",
+        "staging_bucket",
+        "state_table",
+        "iam",
+        "scheduling",
+        "monitoring",
+        "replication_function",
+        "s3_cleanup_function",
+        "watermark_admin_function",
+    }
+    moves = [
+        {end: address.removeprefix("${").removesuffix("}") for end, address in block.items()}
+        for block in parse(ENVIRONMENTS_DIR / "moved.tf")["moved"]
+    ]
+    sources = {move["from"].removeprefix("module.") for move in moves}
+    assert sources == flat_calls
+    composition_calls = blocks(COMPOSITION_DIR, "module")
+    functions = set(locals_of(COMPOSITION_DIR)["functions"])
+    for move in moves:
+        match = re.fullmatch(r'module\.aurora_batch\.module\.([a-z0-9_]+)(?:\["([a-z0-9_]+)"\])?', move["to"])
+        assert match, move["to"]
+        call, key = match.groups()
+        assert call in composition_calls, move["to"]
+        if key is not None:
+            assert "for_each" in composition_calls[call] and key in functions, move["to"]
+
+
+# --- the admin function's caller identity ----------------------------------------------------------
+
+ADMIN_SESSION_CASES = [
+    # (settings.admin_principals entry, a signed caller ARN it admits, one it does not)
+    (
+        "arn:aws:iam::123456789012:role/DataOps",
+        "arn:aws:sts::123456789012:assumed-role/DataOps/alice",
+        "arn:aws:sts::123456789012:assumed-role/DataOpsReadOnly/alice",
+    ),
+    (
+        "arn:aws:iam::123456789012:role/teams/data/DataOps",
+        "arn:aws:sts::123456789012:assumed-role/DataOps/bob",
+        "arn:aws:sts::210987654321:assumed-role/DataOps/bob",
+    ),
+    (
+        "arn:aws:iam::123456789012:user/carol",
+        "arn:aws:iam::123456789012:user/carol",
+        "arn:aws:iam::123456789012:user/carol2",
+    ),
+]
+
+
+def test_admin_function_url_is_iam_authenticated_and_only_for_the_admin_principals() -> None:
+    resources = typed_blocks(MODULES_DIR / "lambda_function", "resource")
+    url = resources[("aws_lambda_function_url", "this")]
+    assert url["authorization_type"] == "AWS_IAM"
+    assert url["qualifier"] == "${aws_lambda_alias.this.name}"
+    invoke_url = resources[("aws_lambda_permission", "function_url")]
+    assert (invoke_url["action"], invoke_url["function_url_auth_type"]) == ("lambda:InvokeFunctionUrl", "AWS_IAM")
+    invoke = resources[("aws_lambda_permission", "function_url_invoke")]
+    assert (invoke["action"], invoke["invoked_via_function_url"]) == ("lambda:InvokeFunction", True)
+    for permission in (invoke_url, invoke):
+        assert permission["principal"] == "${each.value}"
+        assert "var.function_url.invoker_principal_arns" in permission["for_each"]
+    assert '"NONE"' not in source_text(MODULES_DIR / "lambda_function")
+
+    functions = locals_of(COMPOSITION_DIR)["functions"]
+    assert functions["replication"]["function_url"] is None
+    assert functions["s3_cleanup"]["function_url"] is None
+    assert "invoker_principal_arns = var.settings.admin_principals" in functions["watermark_admin"]["function_url"]
+    assert functions["watermark_admin"]["environment"] == "${local.watermark_admin_environment}"
+    assert blocks(COMPOSITION_DIR, "module")["lambda_function"]["function_url"] == "${each.value.function_url}"
+    assert (
+        "ADMIN_PRINCIPALS = jsonencode(local.admin_principal_patterns)"
+        in locals_of(COMPOSITION_DIR)["watermark_admin_environment"]
+    )
+    assert settings_attributes()["admin_principals"] == "optional(list(string), [])"
+
+
+@pytest.mark.parametrize(("principal", "admitted", "refused"), ADMIN_SESSION_CASES)
+def test_admin_principals_become_patterns_that_admit_their_signed_sessions(
+    principal: str, admitted: str, refused: str
+) -> None:
+    from fnmatch import fnmatchcase
+
+    from aurora_batch.config.admin_principals import parse_admin_principals
+
+    expression = locals_of(COMPOSITION_DIR)["admin_principal_patterns"]
+    pattern, replacement = re.search(r'replace\(arn, "/(.*)/", "(.*)"\)', expression).groups()  # type: ignore[union-attr]
+    # Terraform's RE2 replacement names groups $1; Python's re names them \1.
+    converted = re.sub(pattern, re.sub(r"\$(\d)", r"\\\1", replacement), principal)
+    (parsed,) = parse_admin_principals(f'["{converted}"]')  # as the composition's jsonencode writes it
+
+    assert fnmatchcase(admitted, parsed)
+    assert not fnmatchcase(refused, parsed)
+
+
+def test_audit_records_are_append_only_for_every_role() -> None:
+    from aurora_batch.adapters.state_store.admin import AUDIT_PARTITION_PREFIX
+
+    assert locals_of(MODULES_DIR / "iam")["audit_partition_keys"] == [f"{AUDIT_PARTITION_PREFIX}*"]
+    documents = typed_blocks(MODULES_DIR / "iam", "data")
+
+    def statements(name: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = documents[("aws_iam_policy_document", name)]["statement"]
+        return found
+
+    def audit_denials(name: str) -> set[str]:
+        denied: set[str] = set()
+        for statement in statements(name):
+            conditions = statement.get("condition", [])
+            on_audit = any(
+                c["variable"] == "dynamodb:LeadingKeys" and c["values"] == "${local.audit_partition_keys}"
+                for c in conditions
+            )
+            if statement.get("effect") == "Deny" and on_audit:
+                denied |= set(statement["actions"])
+        return denied
+
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    assert audit_denials("replication") >= writes
+    admin_allowed = {
+        a for s in statements("watermark_admin") if s.get("effect", "Allow") == "Allow" for a in s["actions"]
+    }
+    assert "dynamodb:DeleteItem" not in admin_allowed
+    assert "dynamodb:PutItem" in admin_allowed
+    assert audit_denials("watermark_admin") >= {"dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    # The cleanup function only reads.
+    cleanup_allowed = {a for s in statements("s3_cleanup") for a in s["actions"] if a.startswith("dynamodb:")}
+    assert cleanup_allowed <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}
+
+
+def test_verify_rules_send_the_verify_action_and_only_what_it_takes() -> None:
+    """The verify rule's input is the replication function's verify action: its keys are the ones
+    handle_verify_action accepts, and repair is the table's verify_repair (true by default)."""
+    from aurora_batch.logic.verify.entry import _ACTION_KEYS, VERIFY_ACTION
+
+    directory = MODULES_DIR / "scheduling"
+    inputs = locals_of(directory)["verify_inputs"]
+    body = str(inputs).split("jsonencode(", 1)[1]
+    keys = set(re.findall(r"(\w+)\s*=", body))
+    assert keys == _ACTION_KEYS, sorted(keys)
+    assert f'"{VERIFY_ACTION}"' in str(inputs) or f"'{VERIFY_ACTION}'" in str(inputs)
+    assert "table.verify_repair" in str(inputs)
+    attributes = object_attributes(blocks(directory, "variable")["tables"]["type"])
+    assert attributes["verify_repair"] == "optional(bool, true)"
+    assert TableOptions.model_fields["verify_repair"].default is True
+    for resource in ("aws_cloudwatch_event_rule", "aws_cloudwatch_event_target", "aws_lambda_permission"):
+        assert (resource, "verify") in typed_blocks(directory, "resource"), resource
+
+
+def test_drift_alarm_and_widgets_use_the_emitted_verify_metrics() -> None:
+    """Every metric the monitoring module names exists in observability.py, under the dimensions it emits."""
+    monitoring = source_text(MODULES_DIR / "monitoring")
+    emitted = set(re.findall(r'"(\w+)"', Path(observability.__file__).read_text(encoding="utf-8")))
+    for metric in (
+        "VerifyDriftAfterRepair",
+        "VerifyMissingRows",
+        "VerifyDeletedRows",
+        "VerifyChangedRows",
+        "VerifyRepairedRows",
+        "VerifyRepairedDeletes",
+        "VerifyDurationSeconds",
+        "KeyCountDifference",
+    ):
+        assert metric in emitted, metric
+        assert f'"{metric}"' in monitoring, metric
+    composition = source_text(COMPOSITION_DIR)
+    assert re.search(r"verify\s*=\s*try\(table\.row_digest, false\) == true", composition)

@@ -1,13 +1,14 @@
 mock_provider "aws" {}
 
 variables {
-  function_name      = "aurora-batch-test-replication"
-  role_arn           = "arn:aws:iam::123456789012:role/aurora-batch-test-replication-role"
-  s3_bucket          = "example-artifacts"
-  s3_key             = "aurora-batch/bootstrap/replication.zip"
-  subnet_ids         = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-  security_group_ids = ["sg-0123456789abcdef0"]
-  kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  function_name           = "aurora-batch-test-replication"
+  role_arn                = "arn:aws:iam::123456789012:role/aurora-batch-test-replication-role"
+  s3_bucket               = "example-artifacts"
+  s3_key                  = "aurora-batch/bootstrap/replication.zip"
+  subnet_ids              = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  security_group_ids      = ["sg-0123456789abcdef0"]
+  kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  code_signing_config_arn = "arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdef0"
   environment_variables = {
     VAULT_ADDR       = "https://vault.example.internal"
     REPLICATION_MODE = "full"
@@ -57,8 +58,13 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_sqs_queue.dead_letter.name == "aurora-batch-test-replication-dlq" && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled
-    error_message = "The failure queue must be named after the function and encrypted."
+    condition     = aws_sqs_queue.dead_letter.name == "aurora-batch-test-replication-dlq" && aws_sqs_queue.dead_letter.kms_master_key_id == var.kms_key_arn
+    error_message = "The failure queue must be named after the function and encrypted with the environment's key."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.code_signing_config_arn == var.code_signing_config_arn
+    error_message = "The function must check its packages against the code-signing config."
   }
 
   assert {
@@ -130,4 +136,38 @@ run "refuses_unknown_architecture" {
   }
 
   expect_failures = [var.architecture]
+}
+
+run "function_url_is_iam_authenticated_and_limited_to_the_given_principals" {
+  command = plan
+
+  variables {
+    function_url = {
+      invoker_principal_arns = ["arn:aws:iam::123456789012:role/DataOps"]
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.this[0].authorization_type == "AWS_IAM"
+    error_message = "A function URL must authenticate its callers with AWS_IAM."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_permission.function_url["arn:aws:iam::123456789012:role/DataOps"].action == "lambda:InvokeFunctionUrl" &&
+      aws_lambda_permission.function_url["arn:aws:iam::123456789012:role/DataOps"].function_url_auth_type == "AWS_IAM" &&
+      aws_lambda_permission.function_url_invoke["arn:aws:iam::123456789012:role/DataOps"].invoked_via_function_url == true &&
+      length(aws_lambda_permission.function_url) == 1
+    )
+    error_message = "Only the given principals may invoke the URL, and InvokeFunction only through it."
+  }
+}
+
+run "no_function_url_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_function_url.this) == 0 && length(aws_lambda_permission.function_url) == 0
+    error_message = "A function has no URL unless asked for."
+  }
 }

@@ -152,3 +152,38 @@ run "encrypted_topic" {
     error_message = "The alarm topic must be encrypted with the key."
   }
 }
+
+run "drift_after_repair_per_verified_table" {
+  command = plan
+
+  variables {
+    tables = {
+      "public.orders"    = { staleness_threshold_seconds = 7200, verify = true }
+      "public.customers" = { staleness_threshold_seconds = 7200 }
+    }
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["public.orders-drift-after-repair"].metric_name == "VerifyDriftAfterRepair" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-drift-after-repair"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.this["public.orders-drift-after-repair"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.this["public.orders-drift-after-repair"].dimensions == tomap({ table = "public.orders", service = "aurora-batch" }) &&
+      aws_cloudwatch_metric_alarm.this["public.orders-drift-after-repair"].treat_missing_data == "notBreaching"
+    )
+    error_message = "A verified table must alarm when a repair leaves drift (VerifyDriftAfterRepair > 0, table and service dimensions)."
+  }
+
+  assert {
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "public.customers-drift-after-repair")
+    error_message = "A table without verify gets no drift alarm."
+  }
+
+  assert {
+    condition = alltrue([
+      for title in ["Verify: missing, deleted and changed rows", "Verify: repaired rows and drift left", "Verify duration (s)"] :
+      contains([for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : try(widget.properties.title, "")], title)
+    ])
+    error_message = "The dashboard must show the verify findings, repairs and duration."
+  }
+}

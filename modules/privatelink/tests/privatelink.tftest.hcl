@@ -20,6 +20,12 @@ variables {
   security_group_ids                = ["sg-0123456789abcdef0"]
   snowflake_privatelink_account_url = "xy12345.us-east-1.privatelink.snowflakecomputing.com"
   snowflake_privatelink_ocsp_url    = "ocsp.xy12345.us-east-1.privatelink.snowflakecomputing.com"
+  organization_id                   = "o-abcdef1234"
+  staging_bucket_arn                = "arn:aws:s3:::aurora-batch-test-staging"
+  state_table_arn                   = "arn:aws:dynamodb:us-east-1:123456789012:table/aurora-batch-test-state"
+  function_arns                     = ["arn:aws:lambda:us-east-1:123456789012:function:aurora-batch-test-replication"]
+  log_group_arns                    = ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/aurora-batch-test-replication"]
+  kms_key_arn                       = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 }
 
 run "creates_the_snowflake_endpoint_and_names" {
@@ -63,6 +69,49 @@ run "creates_the_snowflake_endpoint_and_names" {
     )
     error_message = "STS, Logs, Lambda and Monitoring must have interface endpoints with private DNS."
   }
+}
+
+run "every_aws_endpoint_has_a_policy" {
+  command = plan
+
+  variables {
+    snowflake_vpc_endpoint_id = "vpce-0123456789abcdef0"
+  }
+
+  assert {
+    condition = alltrue([
+      for endpoint in merge(aws_vpc_endpoint.gateway, aws_vpc_endpoint.interface) :
+      alltrue([for statement in jsondecode(endpoint.policy).Statement : statement.Effect == "Allow" && statement.Action != "*"])
+    ])
+    error_message = "Every gateway and interface endpoint must carry a policy of named actions."
+  }
+
+  assert {
+    condition = one([
+      for statement in jsondecode(aws_vpc_endpoint.gateway["s3"].policy).Statement : statement.Resource
+      if statement.Sid == "ProjectStagingBucket"
+    ]) == ["arn:aws:s3:::aurora-batch-test-staging", "arn:aws:s3:::aurora-batch-test-staging/*"]
+    error_message = "The S3 endpoint must serve the staging bucket only."
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in jsondecode(aws_vpc_endpoint.interface["lambda"].policy).Statement :
+      statement.Condition.StringEquals["aws:PrincipalOrgID"] == "o-abcdef1234"
+    ])
+    error_message = "The interface endpoints must admit principals of the organisation only."
+  }
+}
+
+run "organisation_id_is_validated" {
+  command = plan
+
+  variables {
+    snowflake_vpc_endpoint_id = "vpce-0123456789abcdef0"
+    organization_id           = "123456789012"
+  }
+
+  expect_failures = [var.organization_id]
 }
 
 run "reuses_an_existing_endpoint" {

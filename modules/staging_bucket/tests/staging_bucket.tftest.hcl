@@ -5,8 +5,10 @@ mock_provider "aws" {
 }
 
 variables {
-  bucket_name = "aurora-batch-test-staging"
-  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  bucket_name                        = "aurora-batch-test-staging"
+  kms_key_arn                        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  vpc_endpoint_ids                   = ["vpce-0123456789abcdef0"]
+  vpc_endpoint_exempt_principal_arns = ["arn:aws:iam::123456789012:role/aurora-batch-test-snowflake-storage"]
 }
 
 run "secure_by_default" {
@@ -59,7 +61,45 @@ run "secure_by_default" {
 
   assert {
     condition     = length(aws_s3_bucket_logging.this) == 0
-    error_message = "No access logging unless a log bucket is given."
+    error_message = "No access logging unless asked for."
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in data.aws_iam_policy_document.this.statement :
+      statement.sid == "DenyOtherKmsKey" && statement.effect == "Deny" && anytrue([
+        for condition in statement.condition :
+        condition.test == "StringNotEqualsIfExists" && condition.values == [var.kms_key_arn]
+      ])
+    ])
+    error_message = "The bucket policy must refuse objects encrypted with another key."
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in data.aws_iam_policy_document.this.statement :
+      statement.sid == "DenyOutsideVpcEndpoint" && statement.effect == "Deny" && anytrue([
+        for condition in statement.condition : condition.variable == "aws:PrincipalArn" && condition.values == var.vpc_endpoint_exempt_principal_arns
+      ])
+    ])
+    error_message = "The bucket policy must refuse requests from outside the endpoint, except for the exempt principals."
+  }
+}
+
+run "access_logs_to_a_created_bucket" {
+  command = plan
+
+  variables {
+    access_logging_enabled = true
+  }
+
+  assert {
+    condition = (
+      length(aws_s3_bucket.access_logs) == 1 &&
+      aws_s3_bucket.access_logs[0].bucket == "aurora-batch-test-staging-access-logs" &&
+      length(aws_s3_bucket_logging.this) == 1
+    )
+    error_message = "Access logging must create its log bucket when none is given."
   }
 }
 
