@@ -3,14 +3,16 @@
 A zip holds, at its root:
 - the function's `handler.py` (and any other module in services/<function>/), so the Lambda
   handler string is `handler.lambda_handler`;
-- the shared `aurora_batch` package, without its development-only parts;
-- that function's own dependencies from services/<function>/requirements.txt, installed as
-  manylinux wheels for the Lambda runtime (CPython 3.12, arm64 by default);
+- the shared `aurora_batch` package, whole (development code is the separate
+  `aurora_batch_dev` package, which no zip holds);
+- that function's own dependencies from the lock services/<function>/requirements.txt
+  (`make lock`, with every wheel's sha256), installed with --require-hashes as manylinux
+  wheels for the Lambda runtime (CPython 3.12, arm64 by default);
 - `aurora_batch_manifest.json`: function, version, git SHA, architecture, dependencies.
 
-boto3, botocore and s3transfer are left out: the Lambda runtime provides them. The
-requirements files are fully resolved and installed with --no-deps, and the build fails if
-any installed distribution needs something that is neither in the zip nor runtime-provided.
+boto3, botocore and s3transfer are left out: the Lambda runtime provides them. The locks
+are fully resolved and installed with --no-deps, and the build fails if any installed
+distribution needs something that is neither in the zip nor runtime-provided.
 
 Size: Lambda allows 250 MB unzipped, and pyarrow alone is about 170 MB. The build deletes
 what the product never loads (Arrow Flight, pyarrow's S3 filesystem, C++ headers, Cython
@@ -62,8 +64,6 @@ ZIP_EPOCH = 315_532_800
 # Provided by the Lambda Python runtime, so never shipped. Their own dependencies
 # (python-dateutil, six, jmespath, urllib3) need no entry: nothing else is checked for them.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
-# Entries directly under shared/aurora_batch/ that serve only local development.
-DEV_ONLY_SHARED = frozenset({"devstack", "cli.py", "cli", "__pycache__"})
 
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
 
@@ -184,15 +184,46 @@ class BuildResult:
 # --- inputs ------------------------------------------------------------------------------
 
 
-def read_pins(requirements: Path) -> dict[str, str]:
-    """Canonical name -> version for a requirements file in which every line is `name==x.y`."""
-    pins: dict[str, str] = {}
+HASH_OPTION = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Pin:
+    version: str
+    hashes: tuple[str, ...]  # `sha256:<hex>` of every wheel pip may pick
+
+
+def logical_lines(requirements: Path) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each requirement, continuation lines joined and
+    comments (a `#` at the start or after whitespace, as pip reads them) removed."""
+    pending: list[str] = []
+    start = 0
     for number, raw in enumerate(requirements.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        line = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].rstrip()
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending.append(line[:-1])
             continue
+        text = " ".join([*pending, line]).strip()
+        pending = []
+        if text:
+            yield start, text
+    if pending:
+        raise BuildError("the last requirement continues past the end of the file", file=str(requirements))
+
+
+def read_lock(requirements: Path) -> dict[str, Pin]:
+    """Canonical name -> pin for a lock in which every requirement is `name==x.y` followed by
+    one or more `--hash=sha256:...` (what `make lock` writes)."""
+    pins: dict[str, Pin] = {}
+    for number, text in logical_lines(requirements):
+        requirement_text, *options = re.split(r"\s+(?=--)", text)
+        hashes = tuple(option.removeprefix("--hash=") for option in options if HASH_OPTION.match(option))
+        if len(hashes) != len(options):
+            raise BuildError("a lock line may only add --hash=sha256:<hex>", file=str(requirements), line=number)
         try:
-            requirement = Requirement(line)
+            requirement = Requirement(requirement_text)
         except InvalidRequirement as exc:
             raise BuildError("unreadable requirement", file=str(requirements), line=number) from exc
         specifiers = list(requirement.specifier)
@@ -211,10 +242,17 @@ def read_pins(requirements: Path) -> dict[str, str]:
                 file=str(requirements),
                 package=name,
             )
+        if not hashes:
+            raise BuildError("requirement carries no --hash (run make lock)", file=str(requirements), package=name)
         if name in pins:
             raise BuildError("duplicate requirement", file=str(requirements), package=name)
-        pins[name] = specifiers[0].version
+        pins[name] = Pin(specifiers[0].version, hashes)
     return pins
+
+
+def read_pins(requirements: Path) -> dict[str, str]:
+    """Canonical name -> version of a lock (see read_lock)."""
+    return {name: pin.version for name, pin in read_lock(requirements).items()}
 
 
 def project_version(repo_root: Path) -> str:
@@ -240,8 +278,9 @@ def git_sha(repo_root: Path) -> str:
 
 
 def install_dependencies(requirements: Path, target: Path, arch: Architecture, python_version: str) -> None:
-    """pip-install the pinned wheels for the Lambda platform into `target`. pip's download
-    cache is used as usual, so rebuilding does not download again."""
+    """pip-install the locked wheels for the Lambda platform into `target`; pip refuses any
+    wheel whose sha256 the lock does not list. pip's download cache is used as usual, so
+    rebuilding does not download again."""
     command = [
         sys.executable,
         "-m",
@@ -250,6 +289,7 @@ def install_dependencies(requirements: Path, target: Path, arch: Architecture, p
         "--quiet",
         "--disable-pip-version-check",
         "--no-deps",
+        "--require-hashes",
         "--no-compile",
         "--only-binary=:all:",
         "--implementation",
@@ -423,13 +463,14 @@ def elf_problems(target: Path, arch: Architecture, removed_names: set[str]) -> l
 
 
 def copy_shared_package(repo_root: Path, target: Path) -> list[Path]:
+    """The whole production package (development code lives in the sibling aurora_batch_dev,
+    which is never copied), without bytecode."""
     source = repo_root / "shared" / "aurora_batch"
     if not (source / "__init__.py").is_file():
         raise BuildError("shared package not found", path=str(source))
     copied: list[Path] = []
     for relative, path in relative_files(source):
-        parts = relative.split("/")
-        if parts[0] in DEV_ONLY_SHARED or "__pycache__" in parts or path.suffix in {".pyc", ".pyo"}:
+        if "__pycache__" in relative.split("/") or path.suffix in {".pyc", ".pyo"}:
             continue
         destination = target / "aurora_batch" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)

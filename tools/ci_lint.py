@@ -3,7 +3,9 @@
 GitHub workflows:
 - validated against the GitHub workflow JSON schema (check-jsonschema's vendored copy, so
   no download);
-- every `uses:` pinned to a release (vX.Y.Z) or a commit SHA;
+- every `uses:` pinned to a full 40-hex commit SHA (a tag can be moved), with the release it
+  is in a trailing comment (`uses: actions/checkout@<sha> # v4.2.2`); local `./` actions and
+  digest-pinned docker images excepted;
 - a top-level `permissions:` block (least privilege is set per workflow, never inherited);
 - no `${{ github.event... }}`-style untrusted input spliced into a `run:` script (use env:);
 - every `run:` script passes shellcheck;
@@ -36,7 +38,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 HARNESS_PIPELINE = REPO_ROOT / "harness" / "pipeline.yaml"
 
-PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# A `uses:` line of a SHA-pinned action: the release must follow as a comment.
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([\w.-]+/[\w./-]+@[0-9a-f]{40})['\"]?(.*)$")
+VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+(\.\d+){0,2}\b")
 PINNED_DOCKER = re.compile(r"^docker://[^@]+(@sha256:[0-9a-f]{64}|:[\w.-]*\d[\w.-]*)$")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 HARNESS_EXPRESSION = re.compile(r"<\+.*?>")
@@ -95,9 +100,18 @@ def unpinned_uses(workflow: dict[str, Any]) -> list[str]:
         if "uses" in step
     ]
     return [
-        f"{where}: {uses} is not pinned to a release (vX.Y.Z) or commit SHA"
+        f"{where}: {uses} is not pinned to a commit SHA"
         for where, uses in references
         if not (uses.startswith("./") or PINNED_ACTION.match(uses) or PINNED_DOCKER.match(uses))
+    ]
+
+
+def uses_without_version_comment(text: str) -> list[str]:
+    """SHA-pinned `uses:` lines with no `# vX.Y.Z` comment naming the release."""
+    return [
+        match.group(1)
+        for line in text.splitlines()
+        if (match := USES_LINE.match(line)) and not VERSION_COMMENT.match(match.group(2))
     ]
 
 
@@ -112,6 +126,10 @@ def workflow_scripts(path: Path, workflow: dict[str, Any]) -> list[Script]:
 def workflow_problems(path: Path) -> list[str]:
     workflow = load_yaml(path)
     problems = [f"{path.name}: {problem}" for problem in unpinned_uses(workflow)]
+    problems += [
+        f"{path.name}: {uses} has no `# vX.Y.Z` comment naming its release"
+        for uses in uses_without_version_comment(path.read_text(encoding="utf-8"))
+    ]
     if "permissions" not in workflow:
         problems.append(f"{path.name}: no top-level permissions block")
     problems += [

@@ -30,7 +30,10 @@ from tools import build_lambda
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = build_lambda.FUNCTIONS
 LIGHT_FUNCTIONS = ("s3_cleanup", "watermark_admin")
-NEVER_SHIPPED = ("boto3/", "botocore/", "s3transfer/", "aurora_batch/devstack/", "aurora_batch/cli.py")
+NEVER_SHIPPED = ("boto3/", "botocore/", "s3transfer/")
+# Development code and its dependencies: the local stack, demo and emulator live in the
+# aurora_batch_dev package, on fakesnow, moto and duckdb.
+DEVELOPMENT_CODE = ("aurora_batch_dev/", "fakesnow/", "moto/", "duckdb/", "duckdb_extension_httpfs/")
 HEAVY_PACKAGES = ("pyarrow/", "snowflake/", "psycopg2/", "hvac/")
 
 
@@ -172,6 +175,20 @@ def test_artifact_holds_handler_shared_package_and_manifest(arm64_build: Build, 
     assert names == sorted(names)
     assert [name for name in names if name.startswith(NEVER_SHIPPED)] == []
     assert [name for name in names if "__pycache__" in name or name.endswith(".pyc")] == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_artifact_holds_development_code(arm64_build: Build, function: str) -> None:
+    names = [info.filename for info in zip_entries(arm64_build.zip_path(function))]
+    assert [name for name in names if name.startswith(DEVELOPMENT_CODE) or "devstack" in name] == []
+    # The production package ships whole, the operator CLI included (stdlib-only at import).
+    shipped = {name for name in names if name.startswith("aurora_batch/")}
+    in_tree = {
+        f"aurora_batch/{relative}"
+        for relative, _ in build_lambda.relative_files(REPO_ROOT / "shared" / "aurora_batch")
+        if "__pycache__" not in relative
+    }
+    assert shipped == in_tree
 
 
 @pytest.mark.parametrize("function", LIGHT_FUNCTIONS)
@@ -327,3 +344,46 @@ def test_two_builds_of_the_same_inputs_are_byte_identical(tmp_path: Path) -> Non
 
     assert first[0]["sha256"] == second[0]["sha256"]
     assert (tmp_path / "first" / "s3_cleanup.zip").read_bytes() == (tmp_path / "second" / "s3_cleanup.zip").read_bytes()
+
+
+def test_a_lock_whose_hash_is_wrong_fails_the_build(tmp_path: Path) -> None:
+    snapshot = tmp_path / "repo"
+    shutil.copytree(
+        REPO_ROOT / "shared" / "aurora_batch",
+        snapshot / "shared" / "aurora_batch",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copytree(REPO_ROOT / "services" / "s3_cleanup", snapshot / "services" / "s3_cleanup")
+    shutil.copy(REPO_ROOT / "pyproject.toml", snapshot / "pyproject.toml")
+    lock = snapshot / "services" / "s3_cleanup" / "requirements.txt"
+    pins = build_lambda.read_lock(lock)
+    # Every hash of one wheel replaced: the right version, but not the bytes the lock vouches for.
+    text = lock.read_text()
+    for value in pins["jmespath"].hashes:
+        text = text.replace(value, "sha256:" + "0" * 64)
+    lock.write_text(text)
+
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.build_lambda",
+            "--function",
+            "s3_cleanup",
+            "--repo-root",
+            str(snapshot),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+    assert completed.returncode == 1
+    assert "pip could not install" in completed.stderr
+    assert "jmespath" in completed.stderr
+    assert "HASH" in completed.stderr.upper()
+    assert not (tmp_path / "out" / "s3_cleanup.zip").exists()

@@ -4,6 +4,7 @@ test_build.py builds the real zips)."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import sysconfig
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from tools import build_lambda
+from tools import build_lambda, lock_lambda
 from tools.build_lambda import ARCHITECTURES, BuildError, Dependency
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,10 @@ HEAVY_DEPENDENCIES = {
     "adbc-driver-manager",
     "adbc-driver-postgresql",
 }
+
+
+HASH_A = "--hash=sha256:" + "a" * 64
+HASH_B = "--hash=sha256:" + "b" * 64
 
 
 def constraints() -> dict[str, str]:
@@ -71,18 +76,115 @@ def test_replication_ships_its_engine_dependencies() -> None:
 )
 def test_read_pins_rejects_anything_but_exact_pins(tmp_path: Path, line: str, message: str) -> None:
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text(f"# comment\nhvac==2.4.0\n{line}\n")
+    requirements.write_text(f"# comment\nhvac==2.4.0 {HASH_A}\n{line} {HASH_B}\n")
     with pytest.raises(BuildError, match=message):
         build_lambda.read_pins(requirements)
 
 
 def test_read_pins_rejects_duplicates_and_normalises_names(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("PyJWT==2.15.1  # inline comment\n")
+    requirements.write_text(f"PyJWT==2.15.1 \\\n    {HASH_A}  # inline comment\n")
     assert build_lambda.read_pins(requirements) == {"pyjwt": "2.15.1"}
-    requirements.write_text("PyJWT==2.15.1\npyjwt==2.15.1\n")
+    requirements.write_text(f"PyJWT==2.15.1 {HASH_A}\npyjwt==2.15.1 {HASH_B}\n")
     with pytest.raises(BuildError, match="duplicate"):
         build_lambda.read_pins(requirements)
+
+
+# --- hashed locks ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", build_lambda.FUNCTIONS)
+def test_every_locked_requirement_carries_sha256_hashes(function: str) -> None:
+    lock = build_lambda.read_lock(REPO_ROOT / "services" / function / "requirements.txt")
+    assert lock
+    for name, pin in lock.items():
+        assert pin.hashes, name
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", value) for value in pin.hashes), name
+    # Every requirement line of the file is followed by its hashes (nothing read_lock skipped).
+    text = (REPO_ROOT / "services" / function / "requirements.txt").read_text()
+    requirement_lines = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
+    assert len(requirement_lines) == len(lock)
+    assert all(line.endswith(" \\") for line in requirement_lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("hvac==2.4.0\n", "no --hash"),
+        ("hvac==2.4.0 --hash=md5:0123\n", "only add --hash=sha256"),
+        ("hvac==2.4.0 --index-url=https://elsewhere.example/simple " + HASH_A + "\n", "only add --hash=sha256"),
+        ("hvac==2.4.0 \\\n", "past the end"),
+    ],
+)
+def test_read_lock_refuses_a_requirement_without_a_sha256(tmp_path: Path, text: str, message: str) -> None:
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(text)
+    with pytest.raises(BuildError, match=message):
+        build_lambda.read_lock(lock)
+
+
+def test_install_requires_hashes() -> None:
+    source = Path(build_lambda.__file__).read_text()
+    install = source[source.index("def install_dependencies") : source.index("def installed_dependencies")]
+    assert '"--require-hashes"' in install
+    assert '"--no-deps"' in install
+    assert '"--only-binary=:all:"' in install
+
+
+def requirements_in(function: str) -> set[str]:
+    text = (REPO_ROOT / "services" / function / "requirements.in").read_text()
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return {canonicalize_name(line) for line in lines if line}
+
+
+@pytest.mark.parametrize("function", build_lambda.FUNCTIONS)
+def test_lock_is_consistent_with_requirements_in(function: str) -> None:
+    text = (REPO_ROOT / "services" / function / "requirements.txt").read_text()
+    locked = lock_lambda.parse_lock(text)
+    direct = requirements_in(function)
+    assert "make lock" in text.splitlines()[1]
+    # What requirements.in names is locked as a direct requirement, and nothing else is.
+    assert {name for name, package in locked.items() if "-r" in package.via} == direct
+    # Everything else is needed by a locked package or by the runtime's botocore, and at
+    # least one locked package needs it (the rest ship with the runtime).
+    for name, package in locked.items():
+        parents = package.via - {"-r"}
+        assert parents <= set(locked) | set(lock_lambda.NOT_LOCKED), name
+        assert name in direct or parents & set(locked), name
+    assert set(locked) == set(build_lambda.read_pins(REPO_ROOT / "services" / function / "requirements.txt"))
+    assert direct.isdisjoint(lock_lambda.NOT_LOCKED)
+
+
+UV_LOCK = """\
+# This file was autogenerated by uv via the following command:
+#    make lock
+jmespath==1.1.0 \\
+    --hash=sha256:{a}
+    # via
+    #   -c constraints.txt
+    #   botocore
+requests==2.34.2 \\
+    --hash=sha256:{a}
+    # via -r services/replication/requirements.in
+urllib3==2.8.0 \\
+    --hash=sha256:{a}
+    # via
+    #   botocore
+    #   requests
+
+# The following packages were excluded from the output:
+# botocore
+""".format(a="a" * 64)
+
+
+def test_prune_drops_what_only_the_runtimes_botocore_needs() -> None:
+    pruned = lock_lambda.prune(UV_LOCK)
+
+    assert set(lock_lambda.parse_lock(pruned)) == {"requests", "urllib3"}  # requests needs urllib3
+    assert pruned.startswith("# This file was autogenerated by uv via the following command:\n#    make lock\n")
+    assert "\n# jmespath\n" in pruned.split("# Left out", 1)[1]
+    without_requests = UV_LOCK.replace("    #   requests\n", "")
+    assert set(lock_lambda.parse_lock(lock_lambda.prune(without_requests))) == {"requests"}
 
 
 # --- dependency closure ------------------------------------------------------------------
@@ -269,7 +371,7 @@ def test_zip_uses_source_date_epoch_and_changes_bytes_with_content(tmp_path: Pat
 # --- product code ------------------------------------------------------------------------
 
 
-def test_copy_shared_package_leaves_development_parts_out(tmp_path: Path) -> None:
+def test_copy_shared_package_copies_the_production_package_whole(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     for relative in [
         "aurora_batch/__init__.py",
@@ -277,8 +379,10 @@ def test_copy_shared_package_leaves_development_parts_out(tmp_path: Path) -> Non
         "aurora_batch/py.typed",
         "aurora_batch/adapters/s3.py",
         "aurora_batch/cli.py",
-        "aurora_batch/devstack/stack.py",
         "aurora_batch/__pycache__/model.cpython-311.pyc",
+        "aurora_batch/adapters/__pycache__/s3.cpython-311.pyc",
+        "aurora_batch_dev/__init__.py",
+        "aurora_batch_dev/stack.py",
     ]:
         (repo / "shared" / relative).parent.mkdir(parents=True, exist_ok=True)
         (repo / "shared" / relative).write_text("")
@@ -286,12 +390,27 @@ def test_copy_shared_package_leaves_development_parts_out(tmp_path: Path) -> Non
 
     build_lambda.copy_shared_package(repo, package)
 
+    # No deny-list: everything in the production package but bytecode; never the dev package.
     assert {relative for relative, _ in build_lambda.relative_files(package)} == {
         "aurora_batch/__init__.py",
         "aurora_batch/model.py",
         "aurora_batch/py.typed",
         "aurora_batch/adapters/s3.py",
+        "aurora_batch/cli.py",
     }
+
+
+def test_the_production_package_holds_no_development_code() -> None:
+    shared = REPO_ROOT / "shared" / "aurora_batch"
+    assert not (shared / "devstack").exists(), "development code belongs in shared/aurora_batch_dev"
+    development = ("aurora_batch_dev", "fakesnow", "moto", "duckdb")
+    imports = re.compile(rf"^\s*(?:from|import)\s+({'|'.join(development)})\b", re.MULTILINE)
+    offending = {
+        path.relative_to(shared).as_posix(): imports.findall(path.read_text())
+        for path in shared.rglob("*.py")
+        if path.name != "cli.py"  # offers `stack` and `demo` only when aurora_batch_dev is installed
+    }
+    assert {path: found for path, found in offending.items() if found} == {}
 
 
 def test_copy_service_refuses_to_shadow_a_dependency(tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
-"""harness/pipeline.yaml: its structure (the seed's inputs, the six stages in order, rollback
-on failure, secrets only as Harness references), and what its Lambda scripts do, run under
-bash against a stand-in `aws` command that records each call and answers as AWS would."""
+"""harness/pipeline.yaml: its structure (the runtime inputs and the fixed configuration, the
+Artifactory connector, the stages in order with the prod approval gate and the Terraform plan
+approval, rollback on failure, secrets only as Harness references), and what its scripts do,
+run under bash against stand-in `aws`, `curl` and `gh` commands that record each call and
+answer as the real ones would."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -21,20 +25,22 @@ PIPELINE_PATH = ci_lint.HARNESS_PIPELINE
 SEED_INPUTS = (
     "terraform_cloud_org",
     "terraform_cloud_workspace",
-    "artifactory_url",
-    "artifactory_repo",
     "package_name",
     "aws_region",
 )
+# Pipeline configuration: fixed values, never chosen by whoever runs the pipeline.
+FIXED = ("artifactory_connector", "artifactory_url", "artifactory_repo", "github_repository", "function_name_prefix")
+CONNECTOR_PATH = PIPELINE_PATH.parent / "connectors" / "artifactory.yaml"
 STAGES = (
     "fetch_artifact",
+    "prod_approval",
     "terraform_cloud_run",
     "update_function_code",
     "move_live_alias",
     "smoke_test",
     "rollback",
 )
-SEED_SECRETS = {"artifactory_user", "artifactory_password", "terraform_cloud_token"}
+SEED_SECRETS = {"aurora_batch_artifactory_token", "github_attestations_token", "terraform_cloud_token"}
 FUNCTIONS = {"replication": "replication", "s3_cleanup": "s3-cleanup", "watermark_admin": "watermark-admin"}
 PREFIX = "aurora-batch-test"
 IDENTIFIER = re.compile(r"^[a-zA-Z_][0-9a-zA-Z_]{0,127}$")
@@ -61,6 +67,15 @@ def script(pipeline: dict[str, Any], stage_id: str, step_id: str) -> str:
     return str(step(pipeline, stage_id, step_id)["spec"]["source"]["spec"]["script"])
 
 
+def shell_steps(pipeline: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [found for found in ci_lint.harness_steps({"pipeline": pipeline}) if found[2]["type"] == "ShellScript"]
+
+
+def environment_of(pipeline: dict[str, Any], stage_id: str, step_id: str) -> dict[str, str]:
+    variables = step(pipeline, stage_id, step_id)["spec"]["environmentVariables"]
+    return {variable["name"]: str(variable["value"]) for variable in variables}
+
+
 # --- structure ---------------------------------------------------------------------------
 
 
@@ -72,8 +87,68 @@ def test_seed_inputs_are_runtime_inputs(pipeline: dict[str, Any]) -> None:
         assert variables[name]["required"] is True
 
 
-def test_every_variable_is_a_runtime_input(pipeline: dict[str, Any]) -> None:
-    assert [v["name"] for v in pipeline["variables"] if not str(v["value"]).startswith("<+input>")] == []
+def test_only_the_configuration_is_fixed_everything_else_is_a_runtime_input(pipeline: dict[str, Any]) -> None:
+    fixed = [v["name"] for v in pipeline["variables"] if "<+input>" not in str(v["value"])]
+    assert tuple(fixed) == FIXED
+
+
+def test_artifactory_is_the_fixed_connector_never_a_runtime_url(pipeline: dict[str, Any]) -> None:
+    variables = {variable["name"]: str(variable["value"]) for variable in pipeline["variables"]}
+    connector = ci_lint.load_yaml(CONNECTOR_PATH)["connector"]
+    assert connector["type"] == "Artifactory"
+    assert variables["artifactory_connector"] == connector["identifier"]
+    assert variables["artifactory_url"] == connector["spec"]["artifactoryServerUrl"]
+    assert variables["artifactory_url"].startswith("https://")
+    assert "<+" not in variables["artifactory_url"] + variables["artifactory_repo"]
+    # The fetch step authenticates with the connector's own secret, sent only to its URL.
+    environment = environment_of(pipeline, "fetch_artifact", "download_and_stage")
+    secret = connector["spec"]["auth"]["spec"]["passwordRef"]
+    assert environment["ARTIFACTORY_TOKEN"] == f'<+secrets.getValue("{secret}")>'
+    assert environment["ARTIFACTORY_URL"] == "<+pipeline.variables.artifactory_url>"
+    assert environment["ARTIFACTORY_REPO"] == "<+pipeline.variables.artifactory_repo>"
+    assert not any("USER" in name or "PASSWORD" in name for name in environment)
+    body = script(pipeline, "fetch_artifact", "download_and_stage")
+    assert '"${ARTIFACTORY_URL%/}/${ARTIFACTORY_REPO}/aurora-batch/${name}"' in body
+
+
+def test_prod_is_gated_by_a_harness_approval(pipeline: dict[str, Any]) -> None:
+    gate = stages(pipeline)["prod_approval"]
+    assert gate["type"] == "Approval"
+    assert gate["when"] == {
+        "pipelineStatus": "Success",
+        "condition": '<+pipeline.variables.target_environment> == "prod"',
+    }
+    (entry,) = gate["spec"]["execution"]["steps"]
+    approval = entry["step"]
+    assert approval["type"] == "HarnessApproval"
+    assert approval["spec"]["approvers"]["disallowPipelineExecutor"] is True
+    assert approval["spec"]["approvers"]["minimumCount"] >= 1
+    assert approval["spec"]["approvers"]["userGroups"] == ["aurora_batch_prod_approvers"]
+    # After the artifact is verified, before anything in the environment changes.
+    order = list(stages(pipeline))
+    assert order.index("fetch_artifact") < order.index("prod_approval") < order.index("terraform_cloud_run")
+    # The environment decides which functions change, so prod cannot be reached under another name.
+    variables = {variable["name"]: variable for variable in pipeline["variables"]}
+    assert variables["target_environment"]["value"] == "<+input>.allowedValues(staging,prod)"
+    assert variables["function_name_prefix"]["value"] == "aurora-batch-<+pipeline.variables.target_environment>"
+
+
+def test_terraform_cloud_plans_waits_for_approval_then_applies(pipeline: dict[str, Any]) -> None:
+    steps = [entry["step"] for entry in stages(pipeline)["terraform_cloud_run"]["spec"]["execution"]["steps"]]
+    assert [(found["identifier"], found["type"]) for found in steps] == [
+        ("plan_run", "ShellScript"),
+        ("approve_plan", "HarnessApproval"),
+        ("apply_run", "ShellScript"),
+    ]
+    plan = script(pipeline, "terraform_cloud_run", "plan_run")
+    assert '"auto-apply": false' in plan
+    assert '"auto-apply": true' not in PIPELINE_PATH.read_text()
+    assert "actions/apply" not in plan
+    assert "/actions/apply" in script(pipeline, "terraform_cloud_run", "apply_run")
+    assert steps[1]["spec"]["approvers"]["disallowPipelineExecutor"] is True
+    changed = '<+execution.steps.plan_run.output.outputVariables.TFC_HAS_CHANGES> == "true"'
+    assert steps[1]["when"]["condition"] == changed
+    assert steps[2]["when"]["condition"] == changed
 
 
 def test_stages_come_in_the_issues_order(pipeline: dict[str, Any]) -> None:
@@ -145,7 +220,7 @@ def test_every_expression_refers_to_something_declared(pipeline: dict[str, Any])
 
 
 def test_every_declared_output_is_exported_by_its_script(pipeline: dict[str, Any]) -> None:
-    for stage_id, step_id, found in ci_lint.harness_steps({"pipeline": pipeline}):
+    for stage_id, step_id, found in shell_steps(pipeline):
         body = script(pipeline, stage_id, step_id)
         for output in found["spec"].get("outputVariables", []):
             exported = re.search(rf"^\s*export\b[^\n]*\b{output['value']}\b", body, re.MULTILINE)
@@ -160,6 +235,8 @@ def test_secrets_are_harness_references_never_inline(pipeline: dict[str, Any]) -
         for variable in found["spec"].get("environmentVariables", []):
             if ci_lint.SECRET_NAME.search(variable["name"]):
                 assert ci_lint.HARNESS_SECRET_REFERENCE.match(variable["value"]), variable["name"]
+        if found["type"] != "ShellScript":
+            continue
         body = found["spec"]["source"]["spec"]["script"]
         assert "secrets." not in body  # secrets reach scripts through their environment only
 
@@ -168,18 +245,18 @@ def test_ci_lint_flags_an_inline_secret_and_xtrace(tmp_path: Path) -> None:
     text = PIPELINE_PATH.read_text()
     leaky = tmp_path / "pipeline.yaml"
     leaky.write_text(
-        text.replace('<+secrets.getValue("artifactory_password")>', "hunter2").replace(
+        text.replace('<+secrets.getValue("aurora_batch_artifactory_token")>', "hunter2").replace(
             "set -uo pipefail", "set -xuo pipefail"
         )
     )
     problems = ci_lint.harness_problems(leaky)
-    assert any("ARTIFACTORY_PASSWORD must be" in problem for problem in problems)
+    assert any("ARTIFACTORY_TOKEN must be" in problem for problem in problems)
     assert any("xtrace" in problem for problem in problems)
 
 
 def test_scripts_pass_shellcheck(pipeline: dict[str, Any]) -> None:
     scripts = ci_lint.harness_scripts(PIPELINE_PATH, {"pipeline": pipeline})
-    assert len(scripts) == sum(1 for _ in ci_lint.harness_steps({"pipeline": pipeline}))
+    assert len(scripts) == len(shell_steps(pipeline))
     assert ci_lint.shellcheck_problems(scripts) == []
 
 
@@ -315,6 +392,126 @@ def test_record_pins_unpublished_code_so_there_is_a_version_to_return_to(
     assert "outputs: 1 5 5" in outcome.stdout
 
 
+UPDATE_ENVIRONMENT = {
+    "PACKAGE_NAME": "0.1.0-abc1234",
+    "ARCH": "arm64",
+    "ARTIFACT_BUCKET": "artifacts",
+    "TARGET_ENVIRONMENT": "staging",
+}
+
+
+def code_sha256(values: dict[str, str]) -> dict[str, str]:
+    return {f"{function.upper()}_CODE_SHA256": value for function, value in values.items()}
+
+
+def test_update_refuses_code_other_than_the_verified_zip(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    responses = {"lambda update-function-code": {"stdout": "c2hhMjU2\n"}}
+    verified = {"replication": "c2hhMjU2", "s3_cleanup": "b3RoZXI=", "watermark_admin": "c2hhMjU2"}
+    environment = {**UPDATE_ENVIRONMENT, **code_sha256(verified)}
+
+    outcome = run_script(
+        tmp_path, script(pipeline, "update_function_code", "update_and_publish"), environment, responses
+    )
+
+    assert outcome.returncode == 1
+    assert f"{PREFIX}-s3-cleanup: Lambda got sha256 c2hhMjU2, verified b3RoZXI=" in outcome.stderr
+    assert [option(c, "--function-name") for c in outcome.calls_to("lambda publish-version")] == [
+        f"{PREFIX}-replication"
+    ]
+
+
+@pytest.mark.parametrize(("policy", "allowed"), [("Enforce", True), ("Warn", False)])
+def test_update_in_prod_requires_enforced_code_signing(
+    pipeline: dict[str, Any], tmp_path: Path, policy: str, allowed: bool
+) -> None:
+    responses = {
+        "lambda get-function-code-signing-config": {"stdout": "arn:aws:lambda:eu-west-1:1:code-signing-config:csc-1\n"},
+        "lambda get-code-signing-config": {"stdout": f"{policy}\n"},
+        "lambda update-function-code": {"stdout": "c2hhMjU2\n"},
+        "lambda publish-version": {"stdout": "8\n"},
+    }
+    environment = {
+        **UPDATE_ENVIRONMENT,
+        "TARGET_ENVIRONMENT": "prod",
+        **code_sha256(dict.fromkeys(FUNCTIONS, "c2hhMjU2")),
+    }
+
+    outcome = run_script(
+        tmp_path, script(pipeline, "update_function_code", "update_and_publish"), environment, responses
+    )
+
+    assert (outcome.returncode == 0) is allowed, outcome.stderr
+    assert len(outcome.calls_to("lambda update-function-code")) == (3 if allowed else 0)
+    if not allowed:
+        assert "code signing is not enforced" in outcome.stderr
+
+
+CURL_STUB = """\
+#!{python}
+# Stand-in for curl: records its arguments (and whether its config carried a bearer token),
+# writes a body derived from the URL to --output.
+import json, os, sys
+arguments = sys.argv[1:]
+config = sys.stdin.read() if "--config" in arguments else ""
+with open(os.environ["AWS_STUB_LOG"], "a") as log:
+    log.write(json.dumps(["curl", *arguments, f"bearer={{'Authorization: Bearer ' in config}}"]) + "\\n")
+with open(arguments[arguments.index("--output") + 1], "wb") as body:
+    body.write(b"zip of " + arguments[-1].encode())
+"""
+
+FETCH_ENVIRONMENT = {
+    "ARTIFACTORY_URL": "https://artifactory.example.com/artifactory",
+    "ARTIFACTORY_REPO": "aurora-batch-lambda",
+    "ARTIFACTORY_TOKEN": "artifactory-token-value",
+    "GITHUB_REPOSITORY": "data-platform/aurora-batch",
+    "GH_TOKEN": "github-token-value",
+    "PACKAGE_NAME": "0.1.0-abc1234",
+    "ARCH": "arm64",
+    "ARTIFACT_BUCKET": "artifacts",
+}
+
+
+def run_fetch(pipeline: dict[str, Any], tmp_path: Path, responses: dict[str, Any]) -> Outcome:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("curl", CURL_STUB), ("gh", STUB)):
+        (bin_dir / name).write_text(text.format(python=sys.executable))
+        (bin_dir / name).chmod(0o755)
+    body = script(pipeline, "fetch_artifact", "download_and_stage")
+    body += '\necho "outputs: $REPLICATION_CODE_SHA256 $S3_CLEANUP_CODE_SHA256 $WATERMARK_ADMIN_CODE_SHA256"'
+    return run_script(tmp_path, body, FETCH_ENVIRONMENT, responses)
+
+
+def test_fetch_verifies_each_zip_against_its_github_attestation(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    outcome = run_fetch(pipeline, tmp_path, {})
+
+    assert outcome.returncode == 0, outcome.stderr
+    downloads = [call for call in outcome.calls if call[0] == "curl"]
+    urls = [call[-2] for call in downloads]
+    base = "https://artifactory.example.com/artifactory/aurora-batch-lambda/aurora-batch"
+    assert urls == [f"{base}/{function}-0.1.0-abc1234-arm64.zip" for function in FUNCTIONS]
+    assert {call[-1] for call in downloads} == {"bearer=True"}
+    assert not any("token-value" in argument for call in outcome.calls for argument in call)  # never argv
+    verifications = outcome.calls_to("attestation verify")
+    assert len(verifications) == 3
+    for call in verifications:
+        assert option(call, "--repo") == "data-platform/aurora-batch"
+        assert option(call, "--signer-workflow") == "data-platform/aurora-batch/.github/workflows/build.yml"
+        assert option(call, "--source-ref") == "refs/heads/main"
+    assert len(outcome.calls_to("s3 cp")) == 3
+    digests = [base64.b64encode(hashlib.sha256(b"zip of " + url.encode()).digest()).decode() for url in urls]
+    assert f"outputs: {' '.join(digests)}" in outcome.stdout
+
+
+def test_fetch_stages_nothing_whose_attestation_does_not_verify(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    outcome = run_fetch(pipeline, tmp_path, {"attestation verify": {"exit": 1}})
+
+    assert outcome.returncode != 0
+    assert len(outcome.calls_to("attestation verify")) == 1
+    assert outcome.calls_to("s3 cp") == []
+    assert not any(call[-2].endswith(".sha256") for call in outcome.calls if call[0] == "curl")
+
+
 def test_update_publishes_exactly_the_uploaded_code(pipeline: dict[str, Any], tmp_path: Path) -> None:
     body = script(pipeline, "update_function_code", "update_and_publish")
     body += '\necho "outputs: $REPLICATION_NEW_VERSION $S3_CLEANUP_NEW_VERSION $WATERMARK_ADMIN_NEW_VERSION"'
@@ -322,11 +519,12 @@ def test_update_publishes_exactly_the_uploaded_code(pipeline: dict[str, Any], tm
         "lambda update-function-code": {"stdout": "c2hhMjU2\n"},
         "lambda publish-version": {"stdout": "8\n"},
     }
-    environment = {"PACKAGE_NAME": "0.1.0-abc1234", "ARCH": "arm64", "ARTIFACT_BUCKET": "artifacts"}
+    environment = {**UPDATE_ENVIRONMENT, **code_sha256(dict.fromkeys(FUNCTIONS, "c2hhMjU2"))}
 
     outcome = run_script(tmp_path, body, environment, responses)
 
     assert outcome.returncode == 0, outcome.stderr
+    assert outcome.calls_to("lambda get-function-code-signing-config") == []  # checked in prod only
     updates = outcome.calls_to("lambda update-function-code")
     assert [option(c, "--s3-key") for c in updates] == [
         f"aurora-batch/0.1.0-abc1234/{function}-0.1.0-abc1234-arm64.zip" for function in FUNCTIONS
