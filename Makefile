@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup test test-unit test-integration test-e2e demo bench lint fmt typecheck build clean stack checkov-setup checkov
+.PHONY: asl-validate setup test test-unit test-integration test-e2e demo bench bench-peers lint fmt typecheck build lock clean stack checkov-setup checkov
 
 setup: $(STAMP)
 
@@ -26,9 +26,9 @@ $(CHECKOV_STAMP): checkov-constraints.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -c checkov-constraints.txt checkov
 	@touch $(CHECKOV_STAMP)
 
-# Static security checks of modules/ and environments/ (also run by tests/integration/test_checkov.py).
+# Static security checks of modules/, environments/ and examples/ (also run by tests/integration/test_checkov.py).
 checkov: checkov-setup
-	$(CHECKOV_VENV)/bin/checkov -d modules -d environments --framework terraform --compact --quiet --skip-download
+	$(CHECKOV_VENV)/bin/checkov -d modules -d environments -d examples --framework terraform --compact --quiet --skip-download
 
 # Two workers (one local stack each); a test file stays on one worker.
 PYTEST_WORKERS ?= 2
@@ -54,11 +54,29 @@ stack: setup
 bench: setup
 	$(BIN)/python -m bench.run
 
+# The peers live in a virtualenv of their own: the product never depends on them.
+bench-peers: setup
+	test -x .venv-peers/bin/python || python3 -m venv .venv-peers
+	.venv-peers/bin/pip install -q -r bench/peers/requirements.txt
+	$(BIN)/python -m bench.peers
+
 lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m tools.ci_lint $(if $(REQUIRE_ACTIONLINT),--require-actionlint)
+	$(MAKE) asl-validate
+
+# The state machine's definition: up to date with its generator, and valid Amazon States Language
+# (asl-validator from the npm registry, installed into the project's own node_modules).
+ASL_VALIDATOR_VERSION := 4.0.0
+asl-validate: setup
+	$(BIN)/python -m tools.render_state_machine --check
+	test -x node_modules/.bin/asl-validator || npm install --no-save --no-audit --no-fund asl-validator@$(ASL_VALIDATOR_VERSION)
+	$(BIN)/python -m tools.render_state_machine --example .asl-example.json
+	node_modules/.bin/asl-validator --json-path .asl-example.json
+	rm -f .asl-example.json
 
 fmt: setup
 	$(BIN)/ruff format .
@@ -71,8 +89,13 @@ typecheck: setup
 # gets the SOURCE_DATE_EPOCH timestamp (default 1980-01-01), so builds are byte-reproducible.
 ARCH ?= arm64
 SOURCE_DATE_EPOCH ?= 315532800
+# Dependencies come from the hashed locks services/<function>/requirements.txt (pip --require-hashes).
 build: setup
 	$(BIN)/python -m tools.build_lambda --arch $(ARCH) --out dist --source-date-epoch $(SOURCE_DATE_EPOCH)
+
+# Regenerate the locks from services/<function>/requirements.in and constraints.txt (uv, needs PyPI).
+lock: setup
+	$(BIN)/python -m tools.lock_lambda
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) dist build .pytest_cache .mypy_cache .ruff_cache

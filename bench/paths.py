@@ -7,7 +7,7 @@ another's; ``ru_maxrss`` would not do, as Linux carries the parent's high-water 
 fork and exec. Each path imports what it needs inside itself, so a raw COPY path's RSS does not
 include pyarrow, and the clock starts after the imports and before the connection is opened.
 
-Like ``aurora_batch.devstack`` this is dev tooling: the floors and the naive baseline measure the
+Like ``aurora_batch_dev`` this is dev tooling: the floors and the naive baseline measure the
 raw driver (psycopg2) on purpose, and the S3 path builds its boto3 client for moto here. The
 engine paths go through ``aurora_batch``'s adapters and logic only, as the replication Lambda does.
 """
@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class PgEndpoint:
     database: str
     user: str
     password: str = field(repr=False)
+    server_pid: int | None = None  # the postmaster's pid: the server's CPU time is read from /proc
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Job:
     # What-ifs for the engine's existing knobs; None keeps the product's default.
     batch_bytes: int | None = None  # Snapshot.copy_batches(batch_bytes=)
     row_group_rows: int | None = None  # Stager(row_group_rows=)
+    streams: int = 1  # parallel COPY streams over block ranges of one snapshot (EXTRACT_STREAMS)
 
     @property
     def ref(self) -> TableRef:
@@ -101,6 +103,7 @@ class Outcome:
     output_bytes: int  # COPY output (text or binary), CSV text written, or staged part bytes
     parts: int = 0
     memory_pool: str = ""
+    checksum: str = ""  # the engine's observed count, sums and NULL counts: equal data, equal checksum
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class PathResult:
     peak_rss_mb: float  # MB = 10^6 bytes
     start_rss_mb: float  # resident when the clock started: the interpreter and the path's imports
     memory_pool: str = ""  # Arrow's allocator, for the engine paths
+    server_cpu_seconds: float = 0.0  # user + system of PostgreSQL's processes meanwhile
+    checksum: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -238,6 +243,8 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
         sinks = local_sinks(job.out_dir)
 
     def run() -> Outcome:
+        if job.streams > 1:
+            return run_streams()
         with source.snapshot() as snapshot:
             table = snapshot.describe(job.ref)
             columns = plan_columns(table, {c.name: snowflake_name(c.name) for c in table.columns})
@@ -271,6 +278,55 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
             output_bytes=sum(p.bytes for p in parts),
             parts=len(parts),
             memory_pool=pyarrow.default_memory_pool().backend_name,
+            checksum=json.dumps(observer.expected(), default=str, sort_keys=True),
+        )
+
+    def run_streams() -> Outcome:
+        """SliceSteps._stage_slices's loop: one stream per block range, each COPY on a connection that
+        imports the snapshot, each stream in a thread with its own observer and parts."""
+        from concurrent.futures import ThreadPoolExecutor
+        from contextlib import ExitStack
+
+        from aurora_batch.logic.replicate.slices import block_ranges
+
+        with source.snapshot() as snapshot:
+            table = snapshot.describe(job.ref)
+            columns = plan_columns(table, {c.name: snowflake_name(c.name) for c in table.columns})
+            plan = ExtractPlan(table, columns)
+            blocks, size = snapshot.table_blocks(job.ref)
+            ranges = block_ranges(blocks, size, job.streams, 0)
+            total = StreamObserver(specs=aggregate_specs(columns, table.primary_key))
+            streams = []
+            with ExitStack() as copies:
+                for index, bounds in enumerate(ranges):
+                    sliced = ExtractPlan(table, columns, (snapshot.block_range_predicate(*bounds),))
+                    raw = copies.enter_context(snapshot.copy_batches(sliced.select_sql(), batch_bytes=batch_bytes))
+                    stager = Stager(sinks, f"{run_path}/stream-{index:02d}", plan.schema, row_group_rows=row_group_rows)
+                    streams.append((sliced, raw, StreamObserver(specs=total.specs), stager))
+
+                def read(stream: Any) -> None:
+                    sliced, raw, observer, stager = stream
+                    for batch in read_batches(raw, sliced, batch_rows=batch_rows, table_name=job.ref.qualified):
+                        observer.observe(batch)
+                        stager.write(batch)
+
+                with ThreadPoolExecutor(len(streams)) as pool:
+                    for finished in [pool.submit(read, stream) for stream in streams]:
+                        finished.result()
+            parts = [part for *_, stager in streams for part in stager.close()]
+            for *_, observer, _stager in streams:
+                total.absorb(observer)
+        if staging is not None:
+            staging.close()
+        staged_rows = sum(p.rows for p in parts)
+        if staged_rows != total.rows:
+            raise BenchPathError("staged parts do not hold the rows read", path=job.path, read=total.rows)
+        return Outcome(
+            rows=staged_rows,
+            output_bytes=sum(p.bytes for p in parts),
+            parts=len(parts),
+            memory_pool=pyarrow.default_memory_pool().backend_name,
+            checksum=json.dumps(total.expected(), default=str, sort_keys=True),
         )
 
     def cleanup() -> None:
@@ -298,6 +354,7 @@ PATHS: dict[str, Callable[[Job], tuple[Run, Cleanup]]] = {
     "copy-binary": lambda job: _raw_copy(job, "binary"),
     "engine-local": lambda job: _engine(job, to_s3=False),
     "engine-s3": lambda job: _engine(job, to_s3=True),
+    "engine-local-2streams": lambda job: _engine(replace(job, streams=2), to_s3=False),
     "naive": _naive,
 }
 
@@ -307,10 +364,12 @@ def measure(job: Job) -> PathResult:
     run, cleanup = PATHS[job.path](job)
     start_rss = _status_bytes("VmRSS")
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    server_before = server_cpu_seconds(job.pg.server_pid)
     started = time.perf_counter()
     outcome = run()
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu = server_cpu_seconds(job.pg.server_pid) - server_before
     peak_rss = _status_bytes("VmHWM")
     cleanup()
     cpu = (usage.ru_utime + usage.ru_stime) - (usage_before.ru_utime + usage_before.ru_stime)
@@ -324,7 +383,30 @@ def measure(job: Job) -> PathResult:
         peak_rss_mb=peak_rss / 1e6,
         start_rss_mb=start_rss / 1e6,
         memory_pool=outcome.memory_pool,
+        server_cpu_seconds=server_cpu,
+        checksum=outcome.checksum,
     )
+
+
+def server_cpu_seconds(postmaster_pid: int | None) -> float:
+    """CPU seconds PostgreSQL has used: its live processes' own, plus what the postmaster has reaped
+    of its exited children (a finished backend's time moves into the postmaster's cutime/cstime)."""
+    if postmaster_pid is None:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile: its time is in the postmaster's cutime now
+        pid = int(stat.parent.name)
+        # fields[1] is the ppid; [11] utime, [12] stime, [13] cutime, [14] cstime
+        if pid == postmaster_pid:
+            total += sum(int(value) for value in fields[11:15])
+        elif int(fields[1]) == postmaster_pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def _status_bytes(field_name: str) -> int:

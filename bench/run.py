@@ -21,28 +21,31 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
-from aurora_batch.devstack import LocalStack
-from aurora_batch.devstack.services import AWS_REGION, AWS_TEST_KEY
 from aurora_batch.errors import AuroraBatchError
 from aurora_batch.logic.stage import DEFAULT_PART_TARGET_BYTES, DEFAULT_ROW_GROUP_ROWS
 from aurora_batch.model import TableRef
+from aurora_batch_dev import LocalStack
+from aurora_batch_dev.services import AWS_REGION, AWS_TEST_KEY
 
 from bench import dataset
 from bench.paths import REPO_ROOT, Job, PathResult, PgEndpoint, S3Endpoint, default_extract_batch_bytes, run_in_child
+from bench.verify import VerifySection, render_section, run_verify_section
 
 BENCH_TABLE = TableRef("bench", "mixed10")
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.md"
 FLOOR = "copy-csv"
 ENGINE_LOCAL = "engine-local"
 ENGINE_S3 = "engine-s3"
+ENGINE_TWO_STREAMS = "engine-local-2streams"
 NAIVE = "naive"
-MAIN_PATHS = (FLOOR, "copy-binary", ENGINE_LOCAL, ENGINE_S3)  # repeated, round-robin
-LARGE_PATHS = (FLOOR, ENGINE_LOCAL)
-ENGINE_PATHS = (ENGINE_LOCAL, ENGINE_S3)
+MAIN_PATHS = (FLOOR, "copy-binary", ENGINE_LOCAL, ENGINE_TWO_STREAMS, ENGINE_S3)  # repeated, round-robin
+LARGE_PATHS = (FLOOR, ENGINE_LOCAL, ENGINE_TWO_STREAMS)
+ENGINE_PATHS = (ENGINE_LOCAL, ENGINE_TWO_STREAMS, ENGINE_S3)
 PATH_LABELS = {
     FLOOR: "raw `COPY … TO STDOUT (FORMAT csv)` → /dev/null (the floor)",
     "copy-binary": "raw `COPY … TO STDOUT (FORMAT binary)` → /dev/null",
     ENGINE_LOCAL: "engine: PostgreSQL → zstd Parquet parts, local files",
+    ENGINE_TWO_STREAMS: "engine, 2 streams (block ranges of one snapshot) → local files",
     ENGINE_S3: "engine: PostgreSQL → zstd Parquet parts, moto S3 multipart upload",
     NAIVE: "naive: server-side cursor, `fetchmany(10000)`, Python `csv` → /dev/null",
 }
@@ -51,6 +54,9 @@ PATH_LABELS = {
 MAX_WALL_RATIO_TO_FLOOR = 1.3
 MAX_PEAK_RSS_MB = 300.0
 MIN_SPEEDUP_OVER_NAIVE = 8.0
+# Scaling past one stream: two streams no slower than one, at most 1.6x its memory.
+MAX_TWO_STREAM_WALL_RATIO = 1.0
+MAX_TWO_STREAM_RSS_RATIO = 1.6
 
 MB = 1e6
 MIB = 1 << 20
@@ -65,6 +71,7 @@ class BenchConfig:
     table: TableRef = BENCH_TABLE
     batch_bytes: int | None = None  # None: the product's default (EXTRACT_BATCH_BYTES)
     row_group_rows: int | None = None  # None: the product's default
+    verify: bool = True  # the verify section: full refresh, verify, verify --repair on the main table
 
 
 @dataclass
@@ -84,6 +91,9 @@ class Scale:
 
     def cpu(self, path: str) -> float:
         return min(r.cpu_seconds for r in self.results[path])
+
+    def server_cpu(self, path: str) -> float:
+        return min(r.server_cpu_seconds for r in self.results[path])
 
     def start_rss_mb(self, path: str) -> float:
         return max(r.start_rss_mb for r in self.results[path])
@@ -160,6 +170,7 @@ class BenchReport:
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     elapsed_seconds: float = 0.0
     scales: list[Scale] = field(default_factory=list)
+    verify: VerifySection | None = None
 
     def checks(self) -> list[TargetCheck]:
         main = self.scales[0]
@@ -190,6 +201,8 @@ class BenchReport:
                 speedup >= MIN_SPEEDUP_OVER_NAIVE,
             )
         )
+        checks += self._stream_checks()
+        checks += self._verify_checks()
         for scale in self.scales:
             wrong = scale.wrong_row_counts()
             checks.append(
@@ -197,6 +210,48 @@ class BenchReport:
                     f"every run read or staged all {scale.rows:,} rows",
                     "; ".join(wrong) if wrong else "yes",
                     not wrong,
+                )
+            )
+        return checks
+
+    def _stream_checks(self) -> list[TargetCheck]:
+        """Two streams against one, at the largest size measured."""
+        scale = self.scales[-1]
+        if ENGINE_TWO_STREAMS not in scale.results:
+            return []
+        wall = scale.wall(ENGINE_TWO_STREAMS) / scale.wall(ENGINE_LOCAL)
+        rss = scale.peak_rss_mb(ENGINE_TWO_STREAMS) / scale.peak_rss_mb(ENGINE_LOCAL)
+        checksums = {r.checksum for path in (ENGINE_LOCAL, ENGINE_TWO_STREAMS) for r in scale.results[path]}
+        return [
+            TargetCheck(
+                f"2 streams no slower than 1 ({scale.rows:,} rows)", f"{wall:.2f}x", wall <= MAX_TWO_STREAM_WALL_RATIO
+            ),
+            TargetCheck(
+                f"2 streams peak RSS ≤ {MAX_TWO_STREAM_RSS_RATIO}x 1 stream's ({scale.rows:,} rows)",
+                f"{rss:.2f}x",
+                rss <= MAX_TWO_STREAM_RSS_RATIO,
+            ),
+            TargetCheck(
+                f"2 streams stage the same data as 1 (count, sums, non-NULL counts; {scale.rows:,} rows)",
+                "yes" if len(checksums) == 1 else f"{len(checksums)} different",
+                len(checksums) == 1,
+            ),
+        ]
+
+    def _verify_checks(self) -> list[TargetCheck]:
+        if self.verify is None:
+            return []
+        checks = [TargetCheck(target, measured, passed) for target, measured, passed in self.verify.checks()]
+        # The extraction targets bound the verify's memory; the full refresh is its yardstick for time
+        # (its RSS, connector and load included, is in the section's table).
+        for step, result in self.verify.steps.items():
+            if step == "full-refresh":
+                continue
+            checks.append(
+                TargetCheck(
+                    f"{step} peak RSS ≤ {MAX_PEAK_RSS_MB:.0f} MB ({self.verify.rows:,} rows)",
+                    f"{result.peak_rss_mb:.0f} MB",
+                    result.peak_rss_mb <= MAX_PEAK_RSS_MB,
                 )
             )
         return checks
@@ -218,7 +273,7 @@ class Runner:
         self._progress = progress
         self._runs = 0
         pg = stack.pg
-        self._pg = PgEndpoint(pg.host, pg.port, pg.database, pg.user, pg.password)
+        self._pg = PgEndpoint(pg.host, pg.port, pg.database, pg.user, pg.password, _postmaster_pid(stack))
         self._s3 = S3Endpoint(
             url=stack.moto_endpoint,
             bucket=stack.staging_bucket,
@@ -263,6 +318,14 @@ class Runner:
         self.run(FLOOR, "warm-up (discarded)")
 
 
+def _postmaster_pid(stack: LocalStack) -> int | None:
+    """The first line of postmaster.pid: the server's CPU time is read from its processes."""
+    try:
+        return int((stack.root_dir / "pg" / "data" / "postmaster.pid").read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def prepare_scale(stack: LocalStack, table: TableRef, have_rows: int, want_rows: int, progress: TextIO) -> Scale:
     """Grow the table from have_rows to want_rows rows, VACUUM ANALYZE it, and describe it."""
     started = time.monotonic()
@@ -292,6 +355,8 @@ def run_bench(stack: LocalStack, config: BenchConfig, progress: TextIO) -> Bench
     runner.rounds(main, MAIN_PATHS, config.repeat)
     runner.rounds(main, (NAIVE,), config.naive_repeat)
     report.scales.append(main)
+    if config.verify:
+        report.verify = run_verify_section(stack, config.table, main.rows, progress)
 
     if config.large_rows > config.rows:
         large = prepare_scale(stack, config.table, config.rows, config.large_rows, progress)
@@ -348,14 +413,15 @@ def render(report: BenchReport, command: str) -> str:
         f"(naive: {_runs(config.naive_repeat)}), each run a fresh process, its clock started after its "
         "imports and before it connects. Peak RSS: the largest high-water mark (`VmHWM`) of those "
         "processes; RSS at start: resident when the clock started (interpreter and imports). "
-        "Client CPU s: user + system of the measuring process (PostgreSQL's CPU is not in it)",
+        "Client CPU s: user + system of the measuring process; server CPU s: user + system of "
+        "PostgreSQL's processes meanwhile (its backends, whatever they served)",
         "- MB/s: the table's CSV text size (the bytes `COPY … (FORMAT csv)` produced at that row count) "
         "divided by the path's wall seconds, so every path is measured against the same bytes. "
         "MB = 10^6 bytes",
         "",
         "| rows | path | wall s | rows/s | MB/s (CSV text) | peak RSS MB | RSS at start MB | client CPU s "
-        "| wall / csv floor |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU s | wall / csv floor |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scale in report.scales:
         for path, label in PATH_LABELS.items():
@@ -371,6 +437,7 @@ def render(report: BenchReport, command: str) -> str:
                 f"{scale.peak_rss_mb(path):.0f}",
                 f"{scale.start_rss_mb(path):.0f}",
                 f"{scale.cpu(path):.2f}",
+                f"{scale.server_cpu(path):.2f}",
                 f"{scale.ratio_to_floor(path):.2f}x",
             ]
             lines.append("| " + " | ".join(cells) + " |")
@@ -385,6 +452,8 @@ def render(report: BenchReport, command: str) -> str:
             f"| {scale.rows:,} | {scale.disk_bytes / MB:,.0f} | {scale.csv_bytes / MB:,.0f} | "
             f"{staged.output_bytes / MB:,.0f} | {staged.parts} |"
         )
+    if report.verify is not None:
+        lines += render_section(report.verify)
     lines += ["", "## Targets (issue 3)", "", "| target | measured | result |", "|---|---|---|"]
     lines += [f"| {c.target} | {c.measured} | {'PASS' if c.passed else 'FAIL'} |" for c in report.checks()]
     if len(report.scales) > 1:
@@ -402,8 +471,53 @@ def render(report: BenchReport, command: str) -> str:
             if path in scale.results:
                 peaks = ", ".join(f"{r.peak_rss_mb:.0f}" for r in scale.results[path])
                 lines.append(f"- {path}, {scale.rows:,} rows: {peaks}")
+    lines += model_lines(report.scales[-1])
     lines += ["", f"Overall: {'PASS' if report.passed else 'FAIL'}", ""]
     return "\n".join(lines)
+
+
+# The model's assumptions (docs/PERFORMANCE.md states why): a 10,240 MB Lambda has 6 vCPUs; the
+# Aurora writer the Map reads from has 16 vCPUs (db.r6g.4xlarge) to spare for the extract.
+MODEL_LAMBDA_VCPUS = 6
+MODEL_MAP_SLICES = 32
+MODEL_SERVER_VCPUS = 16
+
+
+def model_lines(scale: Scale) -> list[str]:
+    """Per-stream cost measured with one stream, projected to more CPUs: N streams go N times as
+    fast until the client's or the server's CPUs are used up, whichever comes first."""
+    if ENGINE_LOCAL not in scale.results:
+        return []
+    wall, client, server = scale.wall(ENGINE_LOCAL), scale.cpu(ENGINE_LOCAL), scale.server_cpu(ENGINE_LOCAL)
+    per_stream = scale.rows / wall
+    client_per_stream, server_per_stream = client / wall, server / wall  # vCPUs one stream keeps busy
+
+    def rows_per_second(streams: int, client_vcpus: float, server_vcpus: float) -> float:
+        limits = [streams * per_stream]
+        if client_per_stream > 0:
+            limits.append(client_vcpus / client_per_stream * per_stream)
+        if server_per_stream > 0:
+            limits.append(server_vcpus / server_per_stream * per_stream)
+        return min(limits)
+
+    lambda_rate = rows_per_second(MODEL_LAMBDA_VCPUS, MODEL_LAMBDA_VCPUS, MODEL_SERVER_VCPUS)
+    map_rate = rows_per_second(
+        MODEL_MAP_SLICES * MODEL_LAMBDA_VCPUS, MODEL_MAP_SLICES * MODEL_LAMBDA_VCPUS, MODEL_SERVER_VCPUS
+    )
+    saturating = MODEL_SERVER_VCPUS / server_per_stream if server_per_stream > 0 else float("inf")
+    return [
+        "",
+        f"## Model (from engine → local, one stream, {scale.rows:,} rows)",
+        "",
+        f"- One stream: {per_stream:,.0f} rows/s; it keeps {client_per_stream:.2f} client vCPUs and "
+        f"{server_per_stream:.2f} server vCPUs busy ({client / scale.rows * 1e6:.2f} client and "
+        f"{server / scale.rows * 1e6:.2f} server CPU s per million rows)",
+        f"- A {MODEL_LAMBDA_VCPUS}-vCPU Lambda, {MODEL_LAMBDA_VCPUS} streams, a {MODEL_SERVER_VCPUS}-vCPU writer: "
+        f"{lambda_rate:,.0f} rows/s ({lambda_rate / per_stream:.1f}x one stream)",
+        f"- A {MODEL_MAP_SLICES}-slice Map of such Lambdas on the same writer: {map_rate:,.0f} rows/s "
+        f"({map_rate / per_stream:.1f}x one stream); streams stop scaling at about {saturating:.0f}, "
+        f"where the writer's {MODEL_SERVER_VCPUS} vCPUs are busy",
+    ]
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -415,6 +529,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--naive-repeat", type=int, default=defaults.naive_repeat, help="runs of naive")
     parser.add_argument("--batch-bytes", type=int, help="what-if: EXTRACT_BATCH_BYTES")
     parser.add_argument("--row-group-rows", type=int, help="what-if: Parquet row group rows")
+    parser.add_argument("--no-verify", action="store_true", help="skip the verify section")
     parser.add_argument("--results", type=Path, default=RESULTS_PATH, help="where the Markdown report goes")
     args = parser.parse_args(list(argv))
     if min(args.rows, args.repeat, args.naive_repeat) < 1:
@@ -433,6 +548,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         naive_repeat=args.naive_repeat,
         batch_bytes=args.batch_bytes,
         row_group_rows=args.row_group_rows,
+        verify=not args.no_verify,
     )
     command = f"`{' '.join(['.venv/bin/python -m bench.run', *arguments])}`"
     if not arguments:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from aurora_batch.devstack import LocalStack
+    from aurora_batch_dev import LocalStack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     """The local stack (PostgreSQL, moto, OpenBao, Snowflake emulator), started and seeded."""
-    from aurora_batch.devstack import LocalStack  # imported here: unit tests never pay for it
+    from aurora_batch_dev import LocalStack  # imported here: unit tests never pay for it
 
     with LocalStack() as started:
         yield started

@@ -9,17 +9,17 @@ import json
 from functools import cache
 from typing import Any
 
-from aurora_batch.config import settings_from_env
-from aurora_batch.logic.invocation import RunFailedError, handle_replication_event
+from aurora_batch.errors import RunFailedError
+from aurora_batch.logic.invocation import handle_replication_event
 from aurora_batch.observability import logger, set_log_level, tracer
-from aurora_batch.wiring import Runtime
+from aurora_batch.wiring import Runtime, load_settings
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @cache
 def runtime() -> Runtime:
-    """Parsed once per cold start."""
-    settings = settings_from_env()
+    """Parsed once per cold start (TABLES read from SSM or S3 here when configured so)."""
+    settings = load_settings()
     set_log_level(settings.log_level)
     return Runtime(settings)
 

@@ -1,17 +1,29 @@
 """Watermark admin Lambda: get, list, set, reset and unlock a table's replication state.
 
 Thin by design: Powertools decorators, parse event and config, one call into `shared`,
-shape the result. The audited actor is the event's `actor`; without one, the caller named in
-the Lambda context; and never empty. It imports nothing that needs pyarrow, the Snowflake
-connector, psycopg2 or hvac (its zip ships none of them): wiring_light, not wiring."""
+shape the result. The audited actor is the principal that signed the request (the function
+URL's AWS_IAM authentication); a caller-written `actor` is refused, and an unsigned call (a
+direct Invoke) may only get and list (logic.admin_identity). Through the function URL the
+request is the HTTP body and the answer an HTTP response. It imports nothing that needs
+pyarrow, the Snowflake connector, psycopg2 or hvac (its zip ships none of them): wiring_light,
+not wiring."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from aurora_batch.config import ops_settings_from_env
+from aurora_batch.errors import (
+    AdminAccessDeniedError,
+    AuroraBatchError,
+    ConfigError,
+    LeaseActiveError,
+    WatermarkConflictError,
+)
+from aurora_batch.logic.admin_identity import admin_call, authorized_actor
 from aurora_batch.logic.watermark_admin import AdminRequest, handle_admin_request
 from aurora_batch.observability import logger, set_log_level, tracer
 from aurora_batch.wiring_light import OpsRuntime
@@ -19,6 +31,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # The result's fields worth a log line (get and list return whole states and histories).
 _LOGGED = ("action", "table", "dry_run", "changed", "old", "new", "actor", "reason", "audit_id")
+# HTTP status of a refused request; other errors fail the invocation (502 through the URL).
+_HTTP_STATUS: tuple[tuple[type[AuroraBatchError], int], ...] = (
+    (AdminAccessDeniedError, 403),
+    (ConfigError, 400),
+    (LeaseActiveError, 409),
+    (WatermarkConflictError, 409),
+)
 
 
 @cache
@@ -33,26 +52,34 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def caller_identity(event: dict[str, Any], context: LambdaContext) -> Any:
-    """Who asks: the event's actor, else the ClientContext's custom `actor` (set by the invoking
-    SDK call), else the Cognito identity, else the function invoked. A non-string actor in the
-    event is passed on so that validation names it."""
-    claimed = event.get("actor")
-    if claimed is not None and not (isinstance(claimed, str) and not claimed.strip()):
-        return claimed
-    custom = getattr(getattr(context, "client_context", None), "custom", None) or {}
-    if isinstance(custom.get("actor"), str) and custom["actor"].strip():
-        return custom["actor"]
-    cognito_id = getattr(getattr(context, "identity", None), "cognito_identity_id", None)
-    if cognito_id:
-        return f"cognito:{cognito_id}"
-    return f"unidentified caller of {context.invoked_function_arn}"
+def answer(event: dict[str, Any]) -> dict[str, Any]:
+    """The result, or through the function URL an HTTP response. Refusals raise (or answer 4xx
+    over HTTP) before anything is written."""
+    over_http = isinstance(event.get("requestContext"), dict)
+    try:
+        call = admin_call(event)
+        logger.append_keys(principal=call.principal, via=call.via)
+        request = AdminRequest.from_event(call.request)
+        actor = authorized_actor(request.action.value, call, runtime().settings.admin_principals)
+        if actor is not None:
+            request = AdminRequest.from_event({**call.request, "actor": actor})
+        result = handle_admin_request(request, runtime().state, now)
+    except AuroraBatchError as exc:
+        status = next((code for kind, code in _HTTP_STATUS if isinstance(exc, kind)), None)
+        if not over_http or status is None:
+            raise
+        logger.warning("admin request refused", extra={"status": status, "refusal": exc.to_dict()})
+        return {"statusCode": status, **_json_body(exc.to_dict())}
+    logger.info("admin request done", extra={k: v for k, v in result.items() if k in _LOGGED})
+    return {"statusCode": 200, **_json_body(result)} if over_http else result
 
 
-@logger.inject_lambda_context(log_event=True, clear_state=True)
+def _json_body(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"headers": {"content-type": "application/json"}, "body": json.dumps(payload, default=str)}
+
+
+# Not log_event: a function URL event carries the caller's signed headers (its session token).
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = AdminRequest.from_event({**event, "actor": caller_identity(event, context)})
-    result = handle_admin_request(request, runtime().state, now)
-    logger.info("admin request done", extra={k: v for k, v in result.items() if k in _LOGGED})
-    return result
+    return answer(event)

@@ -11,12 +11,13 @@ Exit codes (docs/CONFIGURATION.md#cli-exit-codes):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 from aurora_batch.errors import AuroraBatchError, ConfigError
 
@@ -27,60 +28,9 @@ _STATUS_EXIT = {
     "locked": EXIT_LOCKED,
     "continued": EXIT_CONTINUED,
 }
-
-
-class ProgressBar:
-    """Rows, MB and rate on one terminal line, redrawn at most ten times a second."""
-
-    def __init__(self, stream: TextIO, label: str) -> None:
-        self._stream = stream
-        self._label = label
-        self._phase = "start"
-        self._started = time.monotonic()
-        self._drawn = 0.0
-        self._rows = 0
-        self._bytes = 0
-
-    def phase(self, name: str) -> None:
-        self._phase = name
-        self._draw(force=True)
-
-    def rows(self, rows: int, staged_bytes: int) -> None:
-        self._rows, self._bytes = rows, staged_bytes
-        self._draw()
-
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        elapsed = max(now - self._started, 1e-6)
-        rate = self._rows / elapsed
-        spinner = "|/-\\"[int(elapsed * 8) % 4]
-        line = (
-            f"\r{spinner} {self._label} [{self._phase:<8}] {self._rows:>12,} rows "
-            f"{self._bytes / 1e6:>9.1f} MB {rate:>12,.0f} rows/s"
-        )
-        self._stream.write(line)
-        self._stream.flush()
-
-    def close(self) -> None:
-        self._stream.write("\n")
-        self._stream.flush()
-
-
-def _summary_table(reports: Sequence[dict[str, Any]]) -> str:
-    header = f"{'table':<28} {'status':<10} {'rows':>10} {'MB staged':>10} {'seconds':>8} {'rows/s':>10}"
-    lines = [header, "-" * len(header)]
-    for report in reports:
-        seconds = float(report.get("duration_seconds") or 0)
-        rows = int(report.get("rows_loaded") or 0)
-        rate = rows / seconds if seconds > 0 else 0.0
-        lines.append(
-            f"{report['table']:<28} {report['status']:<10} {rows:>10,} "
-            f"{int(report.get('bytes_staged') or 0) / 1e6:>10.1f} {seconds:>8.2f} {rate:>10,.0f}"
-        )
-    return "\n".join(lines)
+# Commands of the development package (aurora_batch_dev), present when it is installed.
+DEV_COMMANDS = ("stack", "demo")
+DEV_PACKAGE_MISSING = "the stack and demo commands need the development package (pip install -e '.[dev]')"
 
 
 def _one_line_reason(report: dict[str, Any]) -> str:
@@ -97,10 +47,9 @@ def _configure_logging(settings: Any) -> None:
 
 
 def _runtime() -> Any:
-    from aurora_batch.config import settings_from_env
-    from aurora_batch.wiring import Runtime
+    from aurora_batch.wiring import Runtime, load_settings
 
-    settings = settings_from_env()
+    settings = load_settings()
     _configure_logging(settings)
     return Runtime(settings)
 
@@ -138,24 +87,21 @@ def _budget(seconds: float | None) -> Callable[[], float] | None:
     return lambda: seconds - (time.monotonic() - started)
 
 
-def _replicate_table(options: Any, runtime: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+def _replicate_table(options: Any, runtime: Any, args: argparse.Namespace, display: Any) -> list[dict[str, Any]]:
     """Run one table; with a time budget, continue in-process as the Lambda would re-invoke itself."""
-    from aurora_batch.logic.invocation import run_table, table_event
+    from aurora_batch.logic.invocation import continued_options, run_table
 
     reports: list[dict[str, Any]] = []
-    interactive = sys.stderr.isatty() and not args.json
     while True:
-        bar = ProgressBar(sys.stderr, options.ref.qualified) if interactive else None
-        try:
-            report = run_table(options, runtime, remaining_seconds=_budget(args.time_budget), progress=bar).to_dict()
-        finally:
-            if bar is not None:
-                bar.close()
+        listener = display.table(options.ref.qualified) if display is not None else None
+        report = run_table(options, runtime, remaining_seconds=_budget(args.time_budget), progress=listener).to_dict()
+        if listener is not None:
+            listener.finish(report["status"])
         reports.append(report)
         if report["status"] != "continued" or args.no_continue:
             return reports
         # A continuation is the same table without last_value, which applies to one run only.
-        options = type(options)(**table_event(options, continuation=True))
+        options = continued_options(options)
 
 
 def _exit_code(reports: list[dict[str, Any]]) -> int:
@@ -171,18 +117,96 @@ def _exit_code(reports: list[dict[str, Any]]) -> int:
     return max((_STATUS_EXIT.get(r["status"], EXIT_FAILED) for r in final), default=EXIT_OK)
 
 
+def _dry_run(tables: list[Any], runtime: Any) -> int:
+    """Print each table's plan; change nothing. Exit 2 when a plan is refused for its input."""
+    from aurora_batch.logic.invocation import plan_run
+
+    plans = [plan_run(options, runtime) for options in tables]
+    print(json.dumps(plans[0] if len(plans) == 1 else plans, default=str, indent=2))
+    failed = [p for p in plans if p["status"] == "failed"]
+    for plan in failed:
+        print(f"error: {_one_line_reason(plan)}", file=sys.stderr)
+    if failed:
+        return EXIT_CONFIG if any((p.get("error") or {}).get("error") == "ConfigError" for p in failed) else EXIT_FAILED
+    return EXIT_OK
+
+
 def cmd_replicate(args: argparse.Namespace) -> int:
     from aurora_batch.config import tables_for_event
 
     runtime = _runtime()
+    if args.dry_run:
+        return _dry_run(tables_for_event(runtime.settings, _replicate_event(args)), runtime)
     reports: list[dict[str, Any]] = []
-    for options in tables_for_event(runtime.settings, _replicate_event(args)):
-        reports.extend(_replicate_table(options, runtime, args))
+    tables = tables_for_event(runtime.settings, _replicate_event(args))
+    with _progress_display(args) as display:
+        for options in tables:
+            reports.extend(_replicate_table(options, runtime, args, display))
     if args.json:
         print(json.dumps(reports[0] if len(reports) == 1 else reports, default=str, indent=2))
     else:
-        print(_summary_table(reports))
+        from aurora_batch.terminal.views import summary_view
+
+        _print_tables([summary_view(reports)])
     return _exit_code(reports)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from aurora_batch.logic.verify.entry import verify_options, verify_table
+    from aurora_batch.model import TableRef
+    from aurora_batch.terminal.verify_view import verify_view
+
+    runtime = _runtime()
+    ref = TableRef.parse(args.table)
+    options = verify_options(runtime, ref.table, ref.schema)
+    with _verify_display(args, options.ref.qualified) as progress:
+        report = verify_table(options, runtime, repair=args.repair, progress=progress).to_dict()
+    if args.json:
+        _print_json(report)
+    else:
+        _print_tables([verify_view(report)])
+    if report["status"] in ("failed", "locked"):
+        return _exit_code([report])
+    return EXIT_OK if report["status"] in ("exact", "repaired") else EXIT_FAILED
+
+
+def _verify_display(args: argparse.Namespace, table: str) -> contextlib.AbstractContextManager[Any]:
+    """One bar per level of the descent when stdout is a terminal: rich's, or plain lines without
+    the cli extra; nothing on a pipe or with --json."""
+    if args.json or not sys.stdout.isatty():
+        return contextlib.nullcontext(None)
+    try:
+        from aurora_batch.terminal.verify_progress import VerifyDisplay
+    except ModuleNotFoundError as exc:  # the cli extra (rich) is not installed
+        if not (exc.name or "").startswith("rich"):
+            raise
+        from aurora_batch.terminal.verify_view import LevelLines
+
+        return contextlib.nullcontext(LevelLines(sys.stdout))
+    return VerifyDisplay(sys.stdout, table)
+
+
+def _progress_display(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """One bar per table when stdout is a terminal (and rich is installed); nothing otherwise."""
+    if args.json or not sys.stdout.isatty():
+        return contextlib.nullcontext(None)
+    try:
+        from aurora_batch.terminal.progress import ReplicateDisplay
+    except ModuleNotFoundError as exc:  # the cli extra (rich) is not installed
+        if not (exc.name or "").startswith("rich"):
+            raise
+        return contextlib.nullcontext(None)
+    return ReplicateDisplay(sys.stdout)
+
+
+def _print_tables(views: Sequence[Any]) -> None:
+    from aurora_batch.terminal.tables import print_tables
+
+    print_tables(views, sys.stdout)
+
+
+def _print_json(result: Any) -> None:
+    print(json.dumps(result, default=str, indent=2))
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
@@ -198,13 +222,16 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         result = run_cleanup(request, staging, runtime.state, runtime.settings.staging_prefix)
     finally:
         staging.close()
-    print(json.dumps(result, default=str, indent=2))
+    if args.json:
+        _print_json(result)
+    else:
+        from aurora_batch.terminal.views import cleanup_view
+
+        _print_tables([cleanup_view(result)])
     return EXIT_OK
 
 
 def cmd_watermark(args: argparse.Namespace) -> int:
-    import getpass
-
     from aurora_batch.logic.watermark_admin import AdminRequest, handle_admin_request
 
     runtime = _ops_runtime()
@@ -213,25 +240,91 @@ def cmd_watermark(args: argparse.Namespace) -> int:
         if getattr(args, key, None) is not None:
             event[key] = getattr(args, key)
     if args.action in ("set", "reset", "unlock"):
-        event["actor"] = f"cli:{getpass.getuser()}"
+        # The audit's actor is who the AWS credentials are (STS), not a name the operator types.
+        event["actor"] = runtime.caller_arn()
         event["dry_run"] = bool(args.dry_run)
         event["force"] = bool(args.force)
     request = AdminRequest.from_event(event)
     result = handle_admin_request(request, runtime.state, lambda: datetime.now(UTC))
-    print(json.dumps(result, default=str, indent=2))
+    if args.json:
+        _print_json(result)
+    else:
+        _print_tables(_watermark_views(result))
     return EXIT_OK
 
 
-def cmd_stack(args: argparse.Namespace) -> int:
-    from aurora_batch.devstack import run_stack_up
+def _watermark_views(result: dict[str, Any]) -> list[Any]:
+    from aurora_batch.terminal.views import change_view, watermark_get_views, watermark_list_view
 
-    return int(run_stack_up())
+    now = datetime.now(UTC)
+    if result["action"] == "list":
+        return [watermark_list_view(result, now)]
+    if result["action"] == "get":
+        return watermark_get_views(result, now)
+    return [change_view(result)]
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from aurora_batch.devstack.demo import run_demo
+def cmd_status(args: argparse.Namespace) -> int:
+    from aurora_batch.config import tables_for_event
+    from aurora_batch.logic.status import table_statuses
 
-    return run_demo(rows=args.rows)
+    runtime = _runtime()
+    settings = runtime.settings
+    configured = tables_for_event(settings, {}) if settings.tables or settings.default_options.get("table_name") else []
+    now = datetime.now(UTC)
+    statuses = table_statuses(
+        [(options.ref.qualified, options.mode.value) for options in configured],
+        runtime.state.list(),
+        now,
+        schedules=_schedules(args.schedule),
+        late_after_seconds=args.late_after,
+    )
+    if args.json:
+        _print_json({"at": now.isoformat(), "tables": [status.to_dict() for status in statuses]})
+    else:
+        from aurora_batch.terminal.views import status_view
+
+        _print_tables([status_view(statuses, now)])
+    return EXIT_OK
+
+
+def _schedules(given: Sequence[str] | None) -> dict[str, str]:
+    """`schema.table=rate(1 hour)` options -> {table: expression}."""
+    from aurora_batch.model import TableRef
+
+    schedules: dict[str, str] = {}
+    for item in given or ():
+        table, separator, expression = item.partition("=")
+        if not separator or not expression.strip():
+            raise ConfigError(f"--schedule takes schema.table=EXPRESSION, not {item!r}", field="schedule")
+        schedules[TableRef.parse(table.strip()).qualified] = expression.strip()
+    return schedules
+
+
+def cmd_development_package_missing(args: argparse.Namespace) -> int:
+    print(f"error: {DEV_PACKAGE_MISSING}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _add_development_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`stack` and `demo` come from the development package; without it (or the dev extra's
+    dependencies, which its services run on) they only say what to install."""
+    try:
+        from aurora_batch_dev.commands import missing_dependencies, register_commands
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("aurora_batch_dev", "aurora_batch_dev.commands"):
+            raise
+    else:
+        if not missing_dependencies():
+            register_commands(commands)
+            return
+    for name in DEV_COMMANDS:
+        # No option prefix: every argument (`up`, `--rows 5`, `--help`) is taken as is, so all end here.
+        stub = commands.add_parser(
+            name, help="needs the development package (pip install -e '.[dev]')", prefix_chars="\0", add_help=False
+        )
+        stub.add_argument("arguments", nargs=argparse.REMAINDER)
+        stub.set_defaults(func=cmd_development_package_missing)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,19 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
     replicate.add_argument("--time-budget", type=float, help="seconds per invocation, as a Lambda would have")
     replicate.add_argument("--no-continue", action="store_true", help="stop at the time budget instead of looping")
     replicate.add_argument("--json", action="store_true", help="print the run report as JSON")
+    replicate.add_argument("--dry-run", action="store_true", help="print the plan (DDL, bounds, rows); change nothing")
     replicate.set_defaults(func=cmd_replicate)
 
     cleanup = commands.add_parser("cleanup", help="delete old staged objects (never those of a live run)")
     cleanup.add_argument("--older-than-hours", type=float, default=24.0)
     cleanup.add_argument("--dry-run", action="store_true")
     cleanup.add_argument("--table", help="schema.table: only this table's files")
+    cleanup.add_argument("--json", action="store_true", help="print the result as JSON")
     cleanup.set_defaults(func=cmd_cleanup)
 
     watermark = commands.add_parser("watermark", help="inspect or change a table's watermark")
     actions = watermark.add_subparsers(dest="action", required=True)
-    actions.add_parser("list")
+    listing = actions.add_parser("list")
+    listing.add_argument("--json", action="store_true", help="print the states as JSON")
     get = actions.add_parser("get")
     get.add_argument("table")
+    get.add_argument("--json", action="store_true", help="print the state, runs and changes as JSON")
     for name in ("set", "reset", "unlock"):
         action = actions.add_parser(name)
         action.add_argument("table")
@@ -272,16 +369,33 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--reason", required=True)
         action.add_argument("--dry-run", action="store_true")
         action.add_argument("--force", action="store_true")
+        action.add_argument("--json", action="store_true", help="print the change as JSON")
     watermark.set_defaults(func=cmd_watermark)
 
-    stack = commands.add_parser("stack", help="the local stack of real services")
-    stack_actions = stack.add_subparsers(dest="stack_action", required=True)
-    stack_actions.add_parser("up", help="start it, print its environment, run until interrupted")
-    stack.set_defaults(func=cmd_stack)
+    status = commands.add_parser("status", help="every table at a glance: last run, lag, lease, next run")
+    status.add_argument(
+        "--late-after",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="a table whose watermark (or last successful run) is older is late (default 3600)",
+    )
+    status.add_argument(
+        "--schedule",
+        action="append",
+        metavar="TABLE=EXPRESSION",
+        help="a table's rate(...) or cron(...) schedule, to show its next run (repeatable)",
+    )
+    status.add_argument("--json", action="store_true", help="print the statuses as JSON")
+    status.set_defaults(func=cmd_status)
 
-    demo = commands.add_parser("demo", help="replicate a sample database through the local stack")
-    demo.add_argument("--rows", type=int, default=120_000, help="rows in all, across the three tables")
-    demo.set_defaults(func=cmd_demo)
+    verify = commands.add_parser("verify", help="compare a table with its source by digests; --repair fixes drift")
+    verify.add_argument("--table", required=True, help="schema.table")
+    verify.add_argument("--repair", action="store_true", help="re-read and merge the keys that differ")
+    verify.add_argument("--json", action="store_true", help="print the verify report as JSON")
+    verify.set_defaults(func=cmd_verify)
+
+    _add_development_commands(commands)
     return parser
 
 

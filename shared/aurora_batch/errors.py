@@ -112,6 +112,10 @@ class SourceQueryError(PermanentError):
     running it again fails the same way."""
 
 
+class SourceNotReadOnlyError(PermanentError):
+    """A source session is not read-only (`SHOW transaction_read_only` is off): nothing is read."""
+
+
 # --- staging ----------------------------------------------------------------------------
 
 
@@ -132,6 +136,11 @@ class TargetAuthenticationError(PermanentError):
 
 class TargetSchemaError(PermanentError):
     """The target table is incompatible with the source (type change that cannot be applied)."""
+
+
+class TargetPrivilegeError(PermanentError):
+    """The loader role lacks a privilege the load needs (OWNERSHIP of the target), or replacing the
+    target would break an object that depends on it (a stream): an administrator must act."""
 
 
 class LoadError(RetryableError):
@@ -169,20 +178,34 @@ class StateTableError(PermanentError):
     """The state table is missing or not accessible, or an item has a shape this code cannot use."""
 
 
+class AuditRecordExistsError(PermanentError):
+    """An audit record with the same key exists: audit records are never overwritten."""
+
+
+# --- admin caller -----------------------------------------------------------------------
+
+
+class AdminAccessDeniedError(PermanentError):
+    """The admin function's caller may not do this: no signed identity, or a principal that
+    ADMIN_PRINCIPALS does not list. Field: principal."""
+
+
+class CallerIdentityError(PermanentError):
+    """STS GetCallerIdentity failed (no credentials, refused, unreachable): the caller is unknown,
+    so nothing is changed."""
+
+
 class TransformHookError(PermanentError):
     """A user transformation hook raised."""
 
 
-# --- local development stack (dev/test only) ------------------------------------------------
+# --- invocation -------------------------------------------------------------------------
 
 
-class LocalStackError(RetryableError):
-    """A service of the local development stack failed to start, seed or answer."""
+class RunFailedError(PermanentError):
+    """A replication run failed: the Lambda handler raises it so the invocation counts as an error
+    (alarms, on-failure destination). Fields: table, run_id."""
 
 
-class EmulatorStatementError(PermanentError):
-    """The Snowflake emulator rejects a statement (fields errno and sqlstate as Snowflake would send)."""
-
-
-class EmulatorLoginError(PermanentError):
-    """The Snowflake emulator rejects a login (field errno as Snowflake would send; reason for its log)."""
+class InvokeError(RetryableError):
+    """An asynchronous invocation (fan-out or continuation) was not accepted. Field: function."""

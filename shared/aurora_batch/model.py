@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-_PLAIN_PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_PLAIN_PG_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+_UNQUOTED_SF_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
 class Mode(StrEnum):
@@ -37,9 +38,40 @@ def quote_sf(identifier: str) -> str:
 def snowflake_name(pg_identifier: str) -> str:
     """The naming rule: a plain lowercase PostgreSQL identifier lands upper-cased (as Snowflake
     folds unquoted names); any other identifier keeps PostgreSQL's exact spelling."""
-    if _PLAIN_PG_IDENTIFIER.match(pg_identifier):
+    if _PLAIN_PG_IDENTIFIER.fullmatch(pg_identifier):
         return pg_identifier.upper()
     return pg_identifier
+
+
+def snowflake_object_name(configured: str) -> str:
+    """A database or schema name from the Snowflake secret, resolved as Snowflake resolves it at
+    login: a plain name (letters, digits, _ and $) is upper-cased, a "quoted" one keeps its exact
+    spelling, and any other spelling (one that needs quotes) is kept as it is."""
+    text = configured.strip()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        return text[1:-1].replace('""', '"')
+    if _UNQUOTED_SF_IDENTIFIER.fullmatch(text):
+        return text.upper()
+    return text
+
+
+def _key_part(name: str) -> str:
+    """A name as written in `TableRef.qualified`: bare, or quoted when it holds a dot or a quote."""
+    return '"' + name.replace('"', '""') + '"' if ("." in name or '"' in name) else name
+
+
+def _read_quoted(text: str, start: int) -> tuple[str, int]:
+    """The name quoted at text[start] (`""` is a quote) and the index after its closing quote."""
+    name: list[str] = []
+    index = start + 1
+    while index < len(text):
+        if text[index] == '"':
+            if text[index + 1 : index + 2] != '"':
+                return "".join(name), index + 1
+            index += 1
+        name.append(text[index])
+        index += 1
+    raise ValueError(f"unterminated quote in table name {text!r}")
 
 
 @dataclass(frozen=True)
@@ -51,16 +83,37 @@ class TableRef:
 
     @classmethod
     def parse(cls, qualified: str) -> TableRef:
-        """Parse `schema.table` (or `table`, meaning `public.table`)."""
-        schema, sep, table = qualified.partition(".")
-        if not sep:
-            schema, table = "public", qualified
+        """Parse `schema.table` (or `table`, meaning `public.table`). A part in double quotes may hold
+        dots (`"a.b".c`, `a."b.c"`, `""` for a quote); unquoted, the first dot ends the schema."""
+        parts: list[str] = []
+        index = 0
+        while True:
+            if qualified.startswith('"', index):
+                part, index = _read_quoted(qualified, index)
+            else:
+                dot = qualified.find(".", index)
+                end = len(qualified) if parts or dot < 0 else dot  # a bare table keeps its dots (legacy)
+                part, index = qualified[index:end], end
+            parts.append(part)
+            if index == len(qualified):
+                break
+            if qualified[index] != "." or len(parts) == 2:
+                raise ValueError(f"table must be written as schema.table, got {qualified!r}")
+            index += 1
+        schema, table = parts if len(parts) == 2 else ("public", parts[0])
         if not schema or not table:
             raise ValueError(f"table must be written as schema.table, got {qualified!r}")
         return cls(schema=schema, table=table)
 
     @property
     def qualified(self) -> str:
+        """`schema.table`, each part quoted when it holds a dot or a quote, so that no two tables
+        share it: the state key, the lease, the history and the staging prefix all use it."""
+        return f"{_key_part(self.schema)}.{_key_part(self.table)}"
+
+    @property
+    def legacy_key(self) -> str:
+        """`schema.table` joined as written before names were quoted (ambiguous with dots)."""
         return f"{self.schema}.{self.table}"
 
     @property

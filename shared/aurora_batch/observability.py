@@ -91,9 +91,41 @@ def _add_run_metrics(report: dict[str, Any], now: datetime | None) -> None:
     metrics.add_metric(name="BytesStaged", unit=MetricUnit.Bytes, value=report.get("bytes_staged", 0))
     metrics.add_metric(name="RunDurationSeconds", unit=MetricUnit.Seconds, value=report.get("duration_seconds", 0))
     metrics.add_metric(name="NullWatermarkRows", unit=MetricUnit.Count, value=report.get("null_watermark_rows", 0))
+    difference = report.get("key_count_difference")
+    if difference is not None:  # the cheap drift signal: target rows minus source rows up to the watermark
+        metrics.add_metric(name="KeyCountDifference", unit=MetricUnit.Count, value=difference)
+        metrics.add_metric(name="VerifyDue", unit=MetricUnit.Count, value=1 if report.get("verify_due") else 0)
     lag = replication_lag_seconds(report.get("watermark_after"), now)
     if lag is not None:
         metrics.add_metric(name="ReplicationLagSeconds", unit=MetricUnit.Seconds, value=lag)
+
+
+def emit_verify_metrics(report: dict[str, Any]) -> None:
+    """A verify's findings with its table dimension: the rows that differed, what the repair fixed,
+    the drift left after it (alarmed on), and the time it took."""
+    try:
+        metrics.add_dimension(name="table", value=report["table"])
+        if report.get("status") == "locked":
+            return
+        metrics.add_metric(
+            name="VerifyFailed", unit=MetricUnit.Count, value=1 if report.get("status") == "failed" else 0
+        )
+        for name, key in (
+            ("VerifyMissingRows", "missing"),
+            ("VerifyDeletedRows", "deleted"),
+            ("VerifyChangedRows", "changed"),
+            ("VerifyRepairedRows", "repaired_merged"),
+            ("VerifyRepairedDeletes", "repaired_deleted"),
+        ):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=report.get(key) or 0)
+        remaining = report.get("remaining")
+        if remaining is not None:
+            metrics.add_metric(name="VerifyDriftAfterRepair", unit=MetricUnit.Count, value=remaining)
+        metrics.add_metric(
+            name="VerifyDurationSeconds", unit=MetricUnit.Seconds, value=report.get("duration_seconds", 0)
+        )
+    finally:
+        metrics.flush_metrics()
 
 
 def replication_lag_seconds(watermark: str | None, now: datetime | None = None) -> float | None:

@@ -3,7 +3,7 @@ stack create the table with exactly this shape."""
 
 from __future__ import annotations
 
-PARTITION_KEY = "pk"  # "TABLE#<schema>.<table>"
+PARTITION_KEY = "pk"  # "TABLE#<schema>.<table>"; admin audit records: "AUDIT#<schema>.<table>"
 SORT_KEY = "sk"  # "STATE" | "RUN#<started_at iso>#<run_id>" | "AUDIT#<at iso>#<request id>"
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; set on RUN# and AUDIT# items only
 

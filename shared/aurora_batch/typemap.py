@@ -34,6 +34,8 @@ DATE_MAX = "9999-12-31"
 TIMESTAMP_MIN = "0001-01-01 00:00:00"
 TIMESTAMP_MAX = "9999-12-31 23:59:59.999999"
 
+PARSE_JSON_LAST_KEY_WINS = "PARSE_JSON({col}, 'd')"
+
 
 @dataclass(frozen=True)
 class ColumnType:
@@ -79,6 +81,12 @@ def _numeric(column: SourceColumn, col: str) -> ColumnType:
         sf = f"NUMBER({precision},{scale})"
         return ColumnType("numeric", select, pa.decimal128(precision, scale), sf, sf, "{col}")
     scale = scale or 0
+    if scale < 0:
+        # numeric(p,-s) rounds to 10^s: its values are integers of up to p+s digits
+        precision, scale = precision - scale, 0
+    elif scale > precision:
+        # numeric(p,s), s > p: fractions below 10^(p-s), with s fractional digits
+        precision = scale
     if precision > SNOWFLAKE_MAX_PRECISION:
         # More digits than Snowflake's NUMBER holds: keep the exact decimal text.
         return _text_form(column, col)
@@ -138,14 +146,15 @@ def _time(column: SourceColumn, col: str) -> ColumnType:
 
 
 def _json(column: SourceColumn, col: str) -> ColumnType:
-    # Staged as text; Snowflake needs PARSE_JSON to make a queryable VARIANT.
-    return ColumnType("json", col, pa.large_string(), "VARIANT", "VARCHAR", "PARSE_JSON({col})")
+    # Staged as text; Snowflake needs PARSE_JSON to make a queryable VARIANT. 'd': PostgreSQL json
+    # keeps duplicate keys, which PARSE_JSON refuses by default; with 'd' the last value wins, as in jsonb.
+    return ColumnType("json", col, pa.large_string(), "VARIANT", "VARCHAR", PARSE_JSON_LAST_KEY_WINS)
 
 
 def _array(column: SourceColumn, col: str) -> ColumnType:
     # PostgreSQL's array text form is not JSON; array_to_json is, and keeps nesting and NULLs.
     return ColumnType(
-        "array", f"array_to_json({col})::text", pa.large_string(), "ARRAY", "VARCHAR", "PARSE_JSON({col})"
+        "array", f"array_to_json({col})::text", pa.large_string(), "ARRAY", "VARCHAR", PARSE_JSON_LAST_KEY_WINS
     )
 
 
@@ -207,6 +216,12 @@ MAPPING_TABLE: tuple[MappingRow, ...] = (
         "a value with more than 9 fractional digits, 30 or more integer digits, NaN or Infinity "
         "fails the run, naming table, column and row key; never rounded",
     ),
+    MappingRow(
+        "numeric(p,s), s < 0 or s > p",
+        "decimal128",
+        "NUMBER(p-s,0) or NUMBER(s,s)",
+        "PostgreSQL 15 scales Snowflake lacks; VARCHAR if that needs more than 38 digits",
+    ),
     MappingRow("numeric(p,s), p > 38", "string", "VARCHAR", "exact decimal text"),
     MappingRow("real, double precision", "float32, float64", "FLOAT", "NaN and +-Infinity kept"),
     MappingRow("text, varchar(n), char(n), citext, name", "large_string", "VARCHAR / VARCHAR(n)", ""),
@@ -220,7 +235,12 @@ MAPPING_TABLE: tuple[MappingRow, ...] = (
         "the instant kept exactly (UTC); out of range clamped",
     ),
     MappingRow("time", "time64[us]", "TIME(6)", ""),
-    MappingRow("json, jsonb", "large_string", "VARIANT", "staged as text, loaded with PARSE_JSON"),
+    MappingRow(
+        "json, jsonb",
+        "large_string",
+        "VARIANT",
+        "staged as text, loaded with PARSE_JSON(.., 'd'): of a duplicate key in json the last value wins, as in jsonb",
+    ),
     MappingRow("arrays (any element type)", "large_string", "ARRAY", "array_to_json, loaded with PARSE_JSON"),
     MappingRow("uuid", "string", "VARCHAR(36)", ""),
     MappingRow("bytea", "large_string (hex)", "BINARY", "loaded with TO_BINARY(..., 'HEX')"),

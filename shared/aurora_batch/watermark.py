@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import total_ordering
+from typing import Any
 
 from aurora_batch.errors import ConfigError, SourceSchemaError, WatermarkConflictError
 
@@ -164,3 +165,62 @@ def compare_watermarks(left: Watermark, right: Watermark) -> int:
     if a < b:  # type: ignore[operator]
         return -1
     return 1 if a > b else 0  # type: ignore[operator]
+
+
+# --- arithmetic on the values of an incremental column ---------------------------------------
+
+
+def lower_bound(
+    value: WatermarkValue, kind: WatermarkType, *, lookback_seconds: int, lookback_integer: int
+) -> WatermarkValue:
+    """The lowest value the next incremental run reads: the stored watermark minus the lookback
+    (whole days for a date, rounded up)."""
+    if kind is WatermarkType.INTEGER:
+        assert isinstance(value, int)
+        return value - lookback_integer
+    if kind is WatermarkType.DATE:
+        assert isinstance(value, date)
+        days = -(-lookback_seconds // 86_400)
+        return value - timedelta(days=days)
+    assert isinstance(value, datetime)
+    return value - timedelta(seconds=lookback_seconds)
+
+
+def cap_from_transaction_start(xact_start: datetime, kind: WatermarkType) -> WatermarkValue:
+    """A transaction's start time as a value of the column: a watermark never passes it."""
+    if kind is WatermarkType.DATE:
+        return xact_start.astimezone(UTC).date()
+    if kind is WatermarkType.TIMESTAMP:
+        return xact_start.astimezone(UTC).replace(tzinfo=None)
+    return xact_start.astimezone(UTC)
+
+
+def as_watermark_value(value: Any, kind: WatermarkType) -> WatermarkValue:
+    """Bring a value read from the source or given by a person to the column's watermark type."""
+    if kind is WatermarkType.INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("not an integer")
+        return value
+    if kind is WatermarkType.DATE:
+        if isinstance(value, datetime):
+            raise TypeError("a timestamp is not a date")
+        if not isinstance(value, date):
+            raise TypeError("not a date")
+        return value
+    if isinstance(value, datetime):
+        if kind is WatermarkType.TIMESTAMPTZ:
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        as_datetime = datetime(value.year, value.month, value.day)
+        return as_datetime.replace(tzinfo=UTC) if kind is WatermarkType.TIMESTAMPTZ else as_datetime
+    raise TypeError("not a timestamp")
+
+
+def at_most(value: Any, cap: Any) -> Any:
+    """`value` held at or below `cap` (either may be None: no value, no cap)."""
+    if value is None:
+        return None
+    if cap is None:
+        return value
+    return min(value, cap)

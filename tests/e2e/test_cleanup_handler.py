@@ -85,7 +85,7 @@ def put_objects(stack: Any, objects: dict[str, int]) -> None:
 @pytest.fixture
 def cleanup_env(stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     """The cleanup Lambda's environment: its own staging prefix, and no Vault or Snowflake
-    settings at all (environments/*/main.tf gives it none)."""
+    settings at all (modules/aurora_batch/main.tf gives it none)."""
     prefix = f"cleanup-{secrets.token_hex(4)}"
     monkeypatch.setenv("STAGING_PREFIX", prefix)
     for name in ("VAULT_ADDR", "VAULT_TOKEN", "SNOWFLAKE_STAGE", "SNOWFLAKE_ENDPOINT"):

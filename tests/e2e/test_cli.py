@@ -1,32 +1,32 @@
 """The `aurora-batch` command as an operator runs it: `replicate` on a terminal (a pseudo-terminal
 here) draws a progress bar and ends with a summary table; `--json` prints the report; each
-documented exit code; `watermark` and `cleanup`, which need no Vault or Snowflake settings."""
+documented exit code; `watermark` and `cleanup`, which need no Vault or Snowflake settings.
+tests/e2e/test_cli_terminal.py covers the bar against the estimate, `status` and the pipes."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import secrets
-import select
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from aurora_batch.adapters.state_store import StateStore
 
-CLI = str(Path(sys.executable).with_name("aurora-batch"))
-RUN_SECONDS = 300
+from tests.support.terminal import CLI, RUN_SECONDS, run_on_terminal, screen_lines
+
 ROWS = 20_000
 WATERMARK = "2024-03-01T00:00:00+00:00"
-# One redraw of the bar: "\r<spinner> <table> [<phase>] <rows> rows <MB> MB <rate> rows/s".
-BAR = re.compile(r"\r[|/\\-] (?P<table>\S+) \[(?P<phase>\w+)\s*\]\s+(?P<rows>[\d,]+) rows\s+[\d.]+ MB\s+[\d,]+ rows/s")
+# One redraw of a table's bar: "<table> <phase> <bar> <percent> <rows> rows <MB> MB <rate> rows/s ETA <eta>".
+BAR = re.compile(
+    r"^(?P<table>\S+) (?P<phase>\w+)\s.*?(?:(?P<percent>\d+)%|-) (?P<rows>[\d,]+)(?:/[\d,]+)? rows"
+    r".*? (?P<mb>[\d.]+) MB (?P<rate>[\d,]+) rows/s ETA (?P<eta>\S+)$"
+)
 
 EVENTS_DDL = """
 CREATE TABLE {schema}.events (id bigint PRIMARY KEY, kind text NOT NULL, at timestamptz NOT NULL);
@@ -57,33 +57,6 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=RUN_SECONDS, check=False)
 
 
-def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run with stdin, stdout and stderr on a pseudo-terminal; returns (exit code, all output)."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([CLI, *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env)
-    os.close(terminal)
-    output = bytearray()
-    deadline = time.monotonic() + RUN_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], deadline - time.monotonic())
-            if not ready:
-                continue
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child's end is closed
-                break
-            if not chunk:
-                break
-            output += chunk
-        else:
-            process.kill()
-            pytest.fail(f"aurora-batch {' '.join(args)} did not finish in {RUN_SECONDS}s")
-    finally:
-        os.close(controller)
-    return process.wait(timeout=RUN_SECONDS), output.decode()
-
-
 def state_store(stack: Any, clock: Any = time.time) -> StateStore:
     client = boto3.client("dynamodb", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
     return StateStore(stack.state_table, client, clock)
@@ -96,14 +69,15 @@ def test_replicate_on_a_terminal_draws_a_progress_bar_and_a_summary_table(events
     code, output = run_on_terminal(["replicate", "--table", events], cli_env)
 
     assert code == 0, output
-    redraws = list(BAR.finditer(output))
+    redraws = [found for line in screen_lines(output) if (found := BAR.match(line))]
     assert len(redraws) >= 3, output
     assert {m["table"] for m in redraws} == {events}
     phases = [m["phase"] for m in redraws]
     assert {"extract", "copy"} <= set(phases)
     assert phases.index("extract") < phases.index("copy")
     assert f"{ROWS:,}" in {m["rows"] for m in redraws}  # the count once extraction is done
-    summary = output[output.rindex("table ") :].splitlines()
+    lines = screen_lines(output)
+    summary = lines[max(i for i, line in enumerate(lines) if line.startswith("table ")) :]
     assert summary[0].split() == ["table", "status", "rows", "MB", "staged", "seconds", "rows/s"]
     assert set(summary[1].strip()) == {"-"}
     assert summary[2].split()[:3] == [events, "succeeded", f"{ROWS:,}"]
@@ -122,7 +96,7 @@ def test_replicate_json_prints_the_run_report(events: str, cli_env: dict[str, st
 
 def test_replicate_exit_code_1_when_the_run_fails(events: str, cli_env: dict[str, str]) -> None:
     missing = events.replace(".events", ".no_such_table")
-    result = run(["replicate", "--table", missing], cli_env)
+    result = run(["replicate", "--table", missing], {**cli_env, "ALLOWED_TABLES": missing})
 
     assert result.returncode == 1
     reasons = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -171,7 +145,7 @@ def test_replicate_exit_code_3_when_another_run_holds_the_table(
 
 
 def watermark(ops_env: dict[str, str], *args: str) -> tuple[int, Any, str]:
-    result = run(["watermark", *args], ops_env)
+    result = run(["watermark", *args, "--json"], ops_env)
     return result.returncode, json.loads(result.stdout) if result.returncode == 0 else None, result.stderr
 
 
@@ -184,7 +158,9 @@ def test_watermark_commands(stack: Any, ops_env: dict[str, str]) -> None:
     )
     assert code == 0
     assert changed["new"]["watermark"] == WATERMARK
-    assert changed["actor"].startswith("cli:")
+    sts = boto3.client("sts", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
+    caller = sts.get_caller_identity()["Arn"]
+    assert changed["actor"] == caller  # the STS caller identity, not a name the operator types
 
     code, got, _ = watermark(ops_env, "get", table)
     assert code == 0
@@ -218,6 +194,24 @@ def test_watermark_commands(stack: Any, ops_env: dict[str, str]) -> None:
 
     _, got, _ = watermark(ops_env, "get", table)
     assert [record["action"] for record in got["audit"]] == ["unlock", "reset", "set"]
+    assert {record["actor"] for record in got["audit"]} == {caller}
+
+
+def test_watermark_changes_are_audited_as_the_credentials_sts_names(stack: Any, ops_env: dict[str, str]) -> None:
+    iam = boto3.client("iam", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
+    user = f"operator-{secrets.token_hex(4)}"
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = {**ops_env, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    as_user.pop("AWS_SESSION_TOKEN", None)
+    as_user.pop("AWS_PROFILE", None)
+    table = f"w{secrets.token_hex(4)}.orders"
+
+    code, changed, _ = watermark(as_user, "reset", table, "--reason", "rebuilt by hand", "--force")
+
+    assert code == 0
+    assert changed["actor"] == arn
+    assert state_store(stack).audit_log(table)[0]["actor"] == arn
 
 
 def test_cleanup_dry_run_reports_and_deletes_nothing(stack: Any, ops_env: dict[str, str]) -> None:
@@ -228,7 +222,7 @@ def test_cleanup_dry_run_reports_and_deletes_nothing(stack: Any, ops_env: dict[s
         s3.put_object(Bucket=stack.staging_bucket, Key=key, Body=b"12345678")
     env = {**ops_env, "STAGING_PREFIX": prefix}
 
-    result = run(["cleanup", "--dry-run", "--older-than-hours", "0"], env)
+    result = run(["cleanup", "--dry-run", "--older-than-hours", "0", "--json"], env)
 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -236,6 +230,6 @@ def test_cleanup_dry_run_reports_and_deletes_nothing(stack: Any, ops_env: dict[s
     listed = s3.list_objects_v2(Bucket=stack.staging_bucket, Prefix=f"{prefix}/")
     assert sorted(item["Key"] for item in listed["Contents"]) == keys
 
-    result = run(["cleanup", "--older-than-hours", "0"], env)
+    result = run(["cleanup", "--older-than-hours", "0", "--json"], env)
     assert json.loads(result.stdout)["objects_deleted"] == 3
     assert s3.list_objects_v2(Bucket=stack.staging_bucket, Prefix=f"{prefix}/").get("KeyCount") == 0

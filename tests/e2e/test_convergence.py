@@ -5,6 +5,7 @@ must never have moved backwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -23,6 +24,15 @@ from tests.support.runs import make_runtime
 CRASH_POINTS = ["extract", "upload", "copy", "commit", "cleanup"]
 RANDOM_KILLS = 20
 MAX_RERUNS = 6
+
+
+@pytest.fixture(autouse=True, params=[1, 2], ids=["one-stream", "two-streams"])
+def extract_streams(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every test runs with one COPY stream and with two (block ranges of one snapshot)."""
+    streams = int(request.param)
+    monkeypatch.setenv("EXTRACT_STREAMS", str(streams))
+    monkeypatch.setenv("EXTRACT_SLICE_MIN_BYTES", "0")
+    return streams
 
 
 @pytest.fixture
@@ -57,13 +67,15 @@ def _start(source: Source, **extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _run_until_success(source: Source, watermarks: list[Watermark]) -> None:
+def _run_until_success(source: Source, watermarks: list[Watermark]) -> dict[str, Any]:
+    """The report of the run that succeeded."""
     for _ in range(MAX_RERUNS):
         process = _start(source)
-        _, err = process.communicate(timeout=300)
+        out, err = process.communicate(timeout=300)
         _record_watermark(source, watermarks)
         if process.returncode == 0:
-            return
+            report: dict[str, Any] = json.loads(out)
+            return report
         assert process.returncode in (1, 3), err  # failed (retryable) or locked by the killed run's lease
         if process.returncode == 3:
             # The killed run's lease is still live: an operator (or time) clears it.
@@ -150,10 +162,11 @@ def _writers(source: Source, seed: int) -> Iterator[None]:
 
 
 @pytest.mark.parametrize("crash_point", CRASH_POINTS)
-def test_a_kill_at_each_crash_point_converges(accounts: Source, crash_point: str) -> None:
+def test_a_kill_at_each_crash_point_converges(accounts: Source, crash_point: str, extract_streams: int) -> None:
     watermarks: list[Watermark] = []
     # A first load, then changes, then a run killed at the crash point.
-    _run_until_success(accounts, watermarks)
+    first = _run_until_success(accounts, watermarks)
+    assert first["extract_streams"] == extract_streams
     accounts.sql("UPDATE {t} SET balance = balance + 5, updated_at = now() WHERE id % 7 = 0")
     accounts.sql("INSERT INTO {t} SELECT g, 1, 'late', now() FROM generate_series(20001, 20500) g")
 

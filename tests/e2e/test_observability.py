@@ -36,6 +36,8 @@ RUN_METRICS = {
     "ReplicationLagSeconds": "Seconds",
     "NullWatermarkRows": "Count",
     "RunFailed": "Count",
+    "KeyCountDifference": "Count",
+    "VerifyDue": "Count",
 }
 
 
@@ -57,12 +59,9 @@ def log_lines() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def incremental_event(orders: str, sf_schema: str) -> dict[str, Any]:
-    event = {
-        **load_event("replication_manual_incremental.json"),
-        "schema_name": orders,
-        "target_schema": sf_schema,
-    }
+def incremental_event(orders: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("TABLES", json.dumps({f"{orders}.orders": {"target_schema": sf_schema}}))
+    event = {**load_event("replication_manual_incremental.json"), "schema_name": orders}
     del event["last_value"]
     return event
 
@@ -112,6 +111,9 @@ def test_a_run_emits_every_metric_with_sane_values(
     assert 0 < values["RunDurationSeconds"] == report["duration_seconds"]
     assert values["NullWatermarkRows"] == NULL_ROWS
     assert values["RunFailed"] == 0
+    # The drift signal: the NULL-watermark rows are in neither count.
+    assert values["KeyCountDifference"] == report["key_count_difference"] == 0
+    assert values["VerifyDue"] == 0
     newest = datetime.fromisoformat(report["watermark_after"])
     assert values["ReplicationLagSeconds"] == pytest.approx((finished - newest).total_seconds(), abs=5)
     assert 3660 <= values["ReplicationLagSeconds"] < 3660 + 300
@@ -144,8 +146,10 @@ def test_a_failed_run_emits_run_failed_and_logs_the_failing_phase(
     sf_schema: str,
     capsys: pytest.CaptureFixture[str],
     log_lines: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    event = {"schema_name": pg_schema, "table_name": "no_such_table", "target_schema": sf_schema}
+    monkeypatch.setenv("TABLES", json.dumps({f"{pg_schema}.no_such_table": {"target_schema": sf_schema}}))
+    event = {"schema_name": pg_schema, "table_name": "no_such_table"}
     capsys.readouterr()
 
     with pytest.raises(RunFailedError) as raised:

@@ -5,6 +5,7 @@ its overrides, and a multi-table event that fans out one asynchronous invocation
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterator
@@ -57,7 +58,8 @@ def check_report(report: dict[str, Any], table: str, mode: str, rows: int) -> No
     assert (report["table"], report["mode"]) == (table, mode)
     assert report["rows_extracted"] == report["rows_staged"] == report["rows_loaded"] == rows
     assert report["bytes_staged"] > 0
-    commit = "swap" if mode == "full" else "merge"
+    # A full refresh commits with INSERT OVERWRITE by default (full_refresh_strategy).
+    commit = "overwrite" if mode == "full" else "merge"
     assert report["phases"].keys() >= {"plan", "extract", "copy", "validate", commit}
     assert all(seconds >= 0 for seconds in report["phases"].values())
 
@@ -93,11 +95,19 @@ def test_scheduled_event_replicates_the_table_named_by_the_environment(
     check_report(report, f"{tables}.{scheduled_table}", "full", CUSTOMERS)
 
 
+def configure(monkeypatch: pytest.MonkeyPatch, schema: str, sf_schema: str, **tables: dict[str, Any]) -> None:
+    """TABLES for this test: each table's options, landing in the test's Snowflake schema. An event
+    names tables only; their options are configuration."""
+    entries = {f"{schema}.{name}": {"target_schema": sf_schema, **options} for name, options in tables.items()}
+    monkeypatch.setenv("TABLES", json.dumps(entries))
+
+
 def test_the_rules_single_table_input_replicates_that_table(
-    replication_handler: Any, tables: str, sf_schema: str
+    replication_handler: Any, tables: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    configure(monkeypatch, tables, sf_schema, customers={"mode": "full"})
     customers = load_event("replication_rule_input.json")["tables"][0]
-    event = {"tables": [{**customers, "schema_name": tables, "target_schema": sf_schema}]}
+    event = {"tables": [{**customers, "schema_name": tables}]}
 
     report = replication_handler.lambda_handler(event, FakeLambdaContext())
 
@@ -105,13 +115,10 @@ def test_the_rules_single_table_input_replicates_that_table(
 
 
 def test_manual_events_with_last_value_mode_and_full_refresh(
-    replication_handler: Any, tables: str, sf_schema: str
+    replication_handler: Any, tables: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    incremental = {
-        **load_event("replication_manual_incremental.json"),
-        "schema_name": tables,
-        "target_schema": sf_schema,
-    }
+    configure(monkeypatch, tables, sf_schema, orders={})
+    incremental = {**load_event("replication_manual_incremental.json"), "schema_name": tables}
     first_run = {key: value for key, value in incremental.items() if key != "last_value"}
 
     first = replication_handler.lambda_handler(first_run, FakeLambdaContext())
@@ -123,11 +130,7 @@ def test_manual_events_with_last_value_mode_and_full_refresh(
     check_report(reread, f"{tables}.orders", "incremental", ORDERS - 215)
     assert at(reread["watermark_before"]) == at(reread["watermark_after"]) == NEWEST_ORDER
 
-    full_refresh = {
-        **load_event("replication_manual_full_refresh.json"),
-        "schema_name": tables,
-        "target_schema": sf_schema,
-    }
+    full_refresh = {**load_event("replication_manual_full_refresh.json"), "schema_name": tables}
     reloaded = replication_handler.lambda_handler(full_refresh, FakeLambdaContext())
     check_report(reloaded, f"{tables}.orders", "full", ORDERS)
     assert at(reloaded["watermark_after"]) == NEWEST_ORDER
@@ -136,11 +139,18 @@ def test_manual_events_with_last_value_mode_and_full_refresh(
 def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
     replication_handler: Any, tables: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    configure(
+        monkeypatch,
+        tables,
+        sf_schema,
+        customers={"mode": "full"},
+        orders={"mode": "incremental", "incremental_column": "updated_at", "lookback_seconds": 300},
+    )
     lambda_service = FakeLambdaService()
     runtime = Runtime(settings_from_env(), lambda_client=lambda_service)
     monkeypatch.setattr(replication_handler, "runtime", lambda: runtime)
     rule_input = load_event("replication_rule_input.json")
-    event = {"tables": [{**entry, "schema_name": tables, "target_schema": sf_schema} for entry in rule_input["tables"]]}
+    event = {"tables": [{**entry, "schema_name": tables} for entry in rule_input["tables"]]}
     context = FakeLambdaContext()
 
     fanned = replication_handler.lambda_handler(event, context)
@@ -151,12 +161,11 @@ def test_a_multi_table_event_fans_out_one_async_invocation_per_table(
         (context.invoked_function_arn, "Event"),
     ]
     payloads = [call["payload"] for call in lambda_service.invocations]
-    assert [(p["schema_name"], p["table_name"], p.get("mode", "full")) for p in payloads] == [
-        (tables, "customers", "full"),
-        (tables, "orders", "incremental"),
+    # Each fanned-out event names its table only; the receiver reads the options from configuration.
+    assert payloads == [
+        {"schema_name": tables, "table_name": "customers"},
+        {"schema_name": tables, "table_name": "orders"},
     ]
-    assert payloads[1]["incremental_column"] == "updated_at"
-    assert all(p["target_schema"] == sf_schema for p in payloads)
 
     reports = lambda_service.drain(replication_handler.lambda_handler, FakeLambdaContext)
 
@@ -171,10 +180,11 @@ def test_a_run_near_the_lambda_time_limit_continues_in_a_new_invocation(
 ) -> None:
     monkeypatch.setenv("PART_TARGET_ROWS", "50")
     monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
+    configure(monkeypatch, tables, sf_schema, orders={"batch_size": 50})
     lambda_service = FakeLambdaService()
     runtime = Runtime(settings_from_env(), lambda_client=lambda_service)
     monkeypatch.setattr(replication_handler, "runtime", lambda: runtime)
-    event = {"schema_name": tables, "table_name": "orders", "target_schema": sf_schema, "batch_size": 50, "mode": mode}
+    event = {"schema_name": tables, "table_name": "orders", "mode": mode}
     if mode == "incremental":
         event["incremental_column"] = "updated_at"
 
@@ -187,6 +197,8 @@ def test_a_run_near_the_lambda_time_limit_continues_in_a_new_invocation(
     assert call["type"] == "Event"
     assert call["function"] == nearly_out_of_time().invoked_function_arn
     assert (call["payload"]["schema_name"], call["payload"]["table_name"]) == (tables, "orders")
+    assert call["payload"]["continuation"] is True
+    assert not set(call["payload"]) - {"schema_name", "table_name", "mode", "incremental_column", "continuation"}
 
     reports = [first]
     while lambda_service.invocations:

@@ -44,6 +44,8 @@ def test_no_secret_appears_in_logs_errors_metrics_reports_or_state(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    configured = {f"{pg_schema}.{name}": {"target_schema": sf_schema} for name in ("secrets_probe", "no_such_table")}
+    monkeypatch.setenv("TABLES", json.dumps(configured))
     caplog.set_level(logging.DEBUG)  # the root logger: boto, urllib3, hvac, psycopg2, the connector
     with stack.pg_connect() as connection, connection.cursor() as cursor:
         cursor.execute(f'CREATE TABLE "{pg_schema}".secrets_probe (id int PRIMARY KEY, v text)')
@@ -59,13 +61,13 @@ def test_no_secret_appears_in_logs_errors_metrics_reports_or_state(
     texts: list[str] = []
 
     succeeded = handler.lambda_handler(
-        {"schema_name": pg_schema, "table_name": "secrets_probe", "target_schema": sf_schema},
+        {"schema_name": pg_schema, "table_name": "secrets_probe"},
         FakeLambdaContext(),
     )
     texts.append(json.dumps(succeeded))
     assert succeeded["status"] == "succeeded"
 
-    for event in ({"schema_name": pg_schema, "table_name": "no_such_table", "target_schema": sf_schema},):
+    for event in ({"schema_name": pg_schema, "table_name": "no_such_table"},):
         with pytest.raises(RunFailedError) as failed:
             handler.lambda_handler(event, FakeLambdaContext())
         texts += [str(failed.value), repr(failed.value.__cause__), repr(failed.value.__context__)]

@@ -4,6 +4,7 @@ DynamoDB, and the Snowflake emulator reached over HTTP by the real connector."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,9 +57,10 @@ def _target_rows(stack: Any, sf_schema: str) -> list[tuple[Any, ...]]:
 def test_handler_replicates_the_seed_manual_event(
     stack: Any, stack_env: dict[str, str], customers: str, sf_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("TABLES", json.dumps({f"{customers}.customers": {"target_schema": sf_schema}}))
     handler = load_handler("replication")
     handler.runtime.cache_clear()
-    event = {**load_event("replication_manual.json"), "schema_name": customers, "target_schema": sf_schema}
+    event = {**load_event("replication_manual.json"), "schema_name": customers}
 
     report = handler.lambda_handler(event, FakeLambdaContext())
 
@@ -99,7 +101,8 @@ def test_cli_replicates_a_table_and_exits_zero(
 
 
 def test_cli_fails_with_a_one_line_reason_for_a_missing_table(stack: Any, stack_env: dict[str, str]) -> None:
-    result = _cli(["replicate", "--table", "public.no_such_table"], stack_env)
+    # Listed in configuration (an unlisted table is refused before any connection), but absent.
+    result = _cli(["replicate", "--table", "public.no_such_table"], {**stack_env, "TABLE_NAME": "no_such_table"})
 
     assert result.returncode == 1
     reason = [line for line in result.stderr.splitlines() if line.startswith("error:")]

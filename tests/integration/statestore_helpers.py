@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 from aurora_batch.adapters.state_store import StateStore
-from aurora_batch.devstack.processes import LOOPBACK, ChildProcess, PortService, stop_all, tcp_accepts
 from aurora_batch.state_schema import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
+from aurora_batch_dev.processes import LOOPBACK, ChildProcess, PortService, stop_all, tcp_accepts
 from botocore.config import Config
 
 REGION = "us-east-1"
@@ -36,12 +36,12 @@ def dynamodb_client(endpoint: str) -> Any:
 
 @contextlib.contextmanager
 def atomic_moto_endpoint(log_dir: Path) -> Iterator[str]:
-    """A private moto server whose DynamoDB writes are atomic (aurora_batch.devstack.moto_server)."""
+    """A private moto server whose DynamoDB writes are atomic (aurora_batch_dev.moto_server)."""
     service = PortService(
         "moto-atomic",
         lambda port: ChildProcess(
             "moto-atomic",
-            [sys.executable, "-m", "aurora_batch.devstack.moto_server", "-p", str(port)],
+            [sys.executable, "-m", "aurora_batch_dev.moto_server", "-p", str(port)],
             log_path=log_dir / "moto-atomic.log",
         ),
         tcp_accepts,

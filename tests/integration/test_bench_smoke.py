@@ -19,9 +19,10 @@ from aurora_batch.model import TableRef
 from bench import dataset
 from bench.paths import PATHS, run_in_child
 from bench.run import LARGE_PATHS, PATH_LABELS, BenchConfig, Runner, render, run_bench
+from bench.verify import DAMAGED_ROWS
 
 if TYPE_CHECKING:
-    from aurora_batch.devstack import LocalStack
+    from aurora_batch_dev import LocalStack
 
 ROWS = 20_000
 
@@ -68,6 +69,18 @@ def test_every_path_reads_every_row_at_both_sizes(stack: LocalStack, pg_schema: 
     text = render(report, "`python -m bench.run --rows 20000`")
     assert all(label in text for label in PATH_LABELS.values())
     assert "| target | measured | result |" in text
+    # The verify section: exactly the damaged keys found and fixed, by re-reading only them.
+    assert report.verify is not None
+    assert [s.status for s in report.verify.steps.values()] == ["refreshed", "exact", "repaired"]
+    for kind in ("deleted", "changed", "missing"):
+        assert report.verify.found(kind) == sorted(report.verify.damaged[kind])
+    assert report.verify.steps["full-refresh"].rows_read_by_copy == ROWS
+    assert report.verify.steps["verify-repair"].rows_read_by_copy == 2 * DAMAGED_ROWS  # changed and missing
+    timing_free = [c for c in report.checks() if "wall time" not in c.target and "peak RSS" not in c.target]
+    assert all(check.passed for check in timing_free if "verify" in check.target or "repair" in check.target)
+    assert "## Verify and repair" in text
+    with closing(stack.pg_connect()) as connection:  # the damaged source rows were put back
+        assert dataset.table_facts(connection, config.table)[0] == 2 * ROWS
 
 
 def test_engine_parts_hold_the_table(stack: LocalStack, bench_table: TableRef) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import secrets
 import struct
 from collections.abc import Iterator
@@ -87,6 +88,17 @@ FULL_MASKING: dict[str, Any] = {
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
+
+# The hooks these tests name, registered as an operator registers theirs (TRANSFORM_HOOKS).
+REGISTERED_HOOKS = [
+    f"tests.support.hooks.{name}"
+    for name in ("upper_case_city", "fail_on_second_batch", "drop_last_column", "no_such_hook", "NOT_CALLABLE")
+] + ["no_such_package.hooks.run"]
+
+
+@pytest.fixture(autouse=True)
+def registered_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRANSFORM_HOOKS", json.dumps(REGISTERED_HOOKS))
 
 
 @pytest.fixture
@@ -501,6 +513,12 @@ class _RecordingProgress:
     def phase(self, name: str) -> None:
         return None
 
+    def phase_finished(self, name: str, seconds: float) -> None:
+        return None
+
+    def estimate(self, rows: int | None) -> None:
+        return None
+
     def rows(self, rows: int, staged_bytes: int) -> None:
         StreamLog.record("staged", rows)
 
@@ -670,10 +688,11 @@ def test_a_bad_option_is_rejected_when_read(
     phrase: str,
 ) -> None:
     runtime = Runtime(settings_from_env())
-    event = {"schema_name": people, "table_name": "people", "target_schema": sf_schema, **bad}
+    event = {"schema_name": people, "table_name": "people"}
+    configured = {**os.environ, "TABLES": json.dumps({f"{people}.people": {"target_schema": sf_schema, **bad}})}
 
-    with pytest.raises(ConfigError) as raised:
-        handle_replication_event(event, runtime)
+    with pytest.raises(ConfigError) as raised:  # options are configuration: read with the settings
+        handle_replication_event(event, Runtime(settings_from_env(configured)))
 
     assert raised.value.fields["field"] == field
     assert field in str(raised.value)
@@ -692,8 +711,9 @@ def test_a_bad_option_is_rejected_against_the_catalog_before_anything_runs(
     field: str,
     phrase: str,
 ) -> None:
-    runtime = Runtime(settings_from_env())
-    event = {"schema_name": people, "table_name": "people", "target_schema": sf_schema, **bad}
+    configured = {**os.environ, "TABLES": json.dumps({f"{people}.people": {"target_schema": sf_schema, **bad}})}
+    runtime = Runtime(settings_from_env(configured))
+    event = {"schema_name": people, "table_name": "people"}
 
     report = handle_replication_event(event, runtime)
 

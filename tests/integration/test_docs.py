@@ -423,7 +423,7 @@ def test_a_heredoc_and_continuation_lines_make_one_command(tmp_path: Path) -> No
 def sample_tables(stack: Any) -> Iterator[None]:
     """The demo's sample tables in public (the README's examples name them); afterwards every
     table the examples created, in PostgreSQL and in Snowflake, is dropped again."""
-    from aurora_batch.devstack.demo import create_sample_database
+    from aurora_batch_dev.demo import create_sample_database
 
     def pg_tables() -> set[str]:
         with stack.pg_connect() as connection, connection.cursor() as cursor:

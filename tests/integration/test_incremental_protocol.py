@@ -160,8 +160,12 @@ def test_a_run_over_several_invocations_converges_and_swaps_only_at_the_end(item
         report = replicate(options, runtime, budget=exhausted)
         statuses.append(report["status"])
         if mode == "full" and report["status"] == "continued":
-            # readers see the old table, whole, until the final swap
-            assert items.target("SELECT COUNT(*), MIN(LABEL), MAX(LABEL) FROM {t}") == [(3000, "v1", "v1")]
+            # readers see the old table, whole, until the final replace; only an INSERT OVERWRITE
+            # left running at the end of the invocation (checkpointed) may have committed since
+            seen = items.target("SELECT COUNT(*), MIN(LABEL), MAX(LABEL) FROM {t}")
+            running = (_state(items).checkpoint or {}).get("running") or {}
+            committed = running.get("statement") == "overwrite" and seen == [(3000, "v2", "v2")]
+            assert seen == [(3000, "v1", "v1")] or committed, (seen, running)
         if report["status"] != "continued":
             break
     assert statuses[-1] == "succeeded", statuses

@@ -101,11 +101,12 @@ def _counts_while(action: Any, source: Source) -> tuple[list[int], dict[str, Any
     return seen, result
 
 
-def test_full_refresh_is_atomic_for_a_concurrent_reader(orders: Source) -> None:
-    assert replicate(orders.options())["status"] == "succeeded"
+@pytest.mark.parametrize("strategy", ["overwrite", "swap"])
+def test_full_refresh_is_atomic_for_a_concurrent_reader(orders: Source, strategy: str) -> None:
+    assert replicate(orders.options(full_refresh_strategy=strategy))["status"] == "succeeded"
     orders.sql("INSERT INTO {t} SELECT g, 'new', 1, NULL, now() FROM generate_series(2001, 5000) g")
 
-    seen, report = _counts_while(lambda: replicate(orders.options()), orders)
+    seen, report = _counts_while(lambda: replicate(orders.options(full_refresh_strategy=strategy)), orders)
 
     assert report["status"] == "succeeded", report["error"]
     assert set(seen) <= {2000, 5000}, f"a reader saw a partial or empty target: {sorted(set(seen))}"
@@ -114,14 +115,30 @@ def test_full_refresh_is_atomic_for_a_concurrent_reader(orders: Source) -> None:
     assert orders.target_tables() == ["ORDERS"]  # no work table left behind
 
 
-@pytest.mark.parametrize("failing_statement", [r"^INSERT INTO", r"SWAP WITH", r"^COPY INTO", r"COUNT\(\*\), MIN"])
-def test_a_full_refresh_failing_mid_way_leaves_the_target_unchanged(orders: Source, failing_statement: str) -> None:
-    assert replicate(orders.options())["status"] == "succeeded"
+@pytest.mark.parametrize(
+    ("strategy", "failing_statement"),
+    [
+        ("swap", r"^INSERT INTO"),
+        ("swap", r"SWAP WITH"),
+        ("swap", r"^COPY INTO"),
+        ("swap", r"COUNT\(\*\), MIN"),
+        ("overwrite", r"^INSERT OVERWRITE"),
+        ("overwrite", r"^COPY INTO"),
+        ("overwrite", r"COUNT\(\*\), MIN"),
+    ],
+)
+def test_a_full_refresh_failing_mid_way_leaves_the_target_unchanged(
+    orders: Source, strategy: str, failing_statement: str
+) -> None:
+    assert replicate(orders.options(full_refresh_strategy=strategy))["status"] == "succeeded"
     before = orders.target("SELECT ID, STATUS, TOTAL FROM {t} ORDER BY ID")
     orders.sql("UPDATE {t} SET status = 'changed' WHERE id <= 100")
     orders.sql("DELETE FROM {t} WHERE id > 1900")
 
-    report = replicate(orders.options(), wrap_session=lambda real: FaultInjectingSession(real, failing_statement))
+    report = replicate(
+        orders.options(full_refresh_strategy=strategy),
+        wrap_session=lambda real: FaultInjectingSession(real, failing_statement),
+    )
 
     assert report["status"] == "failed"
     assert report["error"]["message"] == "injected failure"
@@ -134,7 +151,10 @@ def test_cleanup_after_success_and_files_kept_after_failure(orders: Source) -> N
     assert replicate(orders.options())["status"] == "succeeded"
     assert orders.staged_keys() == []
 
-    failed = replicate(orders.options(), wrap_session=lambda real: FaultInjectingSession(real, "SWAP WITH"))
+    failed = replicate(
+        orders.options(full_refresh_strategy="swap"),
+        wrap_session=lambda real: FaultInjectingSession(real, "SWAP WITH"),
+    )
     assert failed["status"] == "failed"
     kept = orders.staged_keys()
     assert kept and all(f"/{failed['run_id']}/part-" in key for key in kept)
@@ -313,7 +333,7 @@ def test_a_copy_row_count_mismatch_is_detected(orders: Source) -> None:
 
 
 def test_every_statement_carries_the_run_query_tag(orders: Source) -> None:
-    report = replicate(orders.options())
+    report = replicate(orders.options(full_refresh_strategy="swap"))
     assert report["status"] == "succeeded"
     tag = f"aurora-batch:{orders.schema}.orders:{report['run_id']}"
     history = orders.stack.snowflake_query_history()

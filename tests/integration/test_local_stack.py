@@ -3,6 +3,7 @@ the statements they emulate, and the stack leaves no process or directory behind
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import os
@@ -25,11 +26,11 @@ import pytest
 import requests
 import snowflake.connector
 from aurora_batch import state_schema
-from aurora_batch.devstack import VAULT_SECRET_PATH_AURORA, VAULT_SECRET_PATH_SNOWFLAKE, LocalStack
-from aurora_batch.devstack.emulator_api import HEALTH_ROUTE
-from aurora_batch.devstack.processes import http_status, tcp_accepts
-from aurora_batch.devstack.snowflake_shims import SHIMS
-from aurora_batch.devstack.stack import remove_stale_stack_dirs
+from aurora_batch_dev import VAULT_SECRET_PATH_AURORA, VAULT_SECRET_PATH_SNOWFLAKE, LocalStack
+from aurora_batch_dev.emulator_api import HEALTH_ROUTE
+from aurora_batch_dev.processes import http_status, tcp_accepts
+from aurora_batch_dev.snowflake_shims import SHIMS
+from aurora_batch_dev.stack import remove_stale_stack_dirs
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from tests.support.keys import new_key_pair
@@ -441,6 +442,27 @@ def test_shim_alter_user_rsa_public_key_gates_key_pair_logins(stack: LocalStack,
         key_pair_login()
 
 
+def test_shim_a_dropped_stream_is_no_longer_listed(stack: LocalStack) -> None:
+    from tests.support.runs import stack_session_factory
+
+    session = stack_session_factory(stack)("aurora-batch:probe:streams")
+    try:
+        session.execute("CREATE TABLE IF NOT EXISTS STREAM_PROBE (ID INT)")
+        session.execute("CREATE STREAM STREAM_PROBE_CHANGES ON TABLE STREAM_PROBE")
+        names, rows = session.execute_with_columns("SHOW STREAMS")
+        assert "STREAM_PROBE_CHANGES" in [row[names.index("name")] for row in rows]
+        session.execute("DROP STREAM IF EXISTS STREAM_PROBE_CHANGES")
+        names, rows = session.execute_with_columns("SHOW STREAMS")
+        assert "STREAM_PROBE_CHANGES" not in [row[names.index("name")] for row in rows]
+    finally:
+        session.close()
+
+
+STRATEGIES = "test_full_refresh_strategies.py::"
+STREAM_TEST = STRATEGIES + "test_a_swap_that_would_break_a_stream_fails_and_overwrite_keeps_the_stream"
+OWNERSHIP_TEST = STRATEGIES + "test_a_full_refresh_of_a_target_the_loader_does_not_own_fails_naming_the_privilege"
+TIMEOUT_TEST = "test_snowflake_statements.py::test_statement_timeout_in_seconds_limits_a_statement"
+
 SHIM_TESTS = {
     "alter_table_swap_with": test_shim_swap_with_exchanges_data_and_metadata,
     "create_table_clone": test_shim_clone_copies_structure_rows_and_comments,
@@ -453,11 +475,28 @@ SHIM_TESTS = {
     "create_storage_integration": test_shim_storage_integration_is_accepted,
     "alter_user_set_rsa_public_key": test_shim_alter_user_rsa_public_key_gates_key_pair_logins,
     "alter_user_unset_rsa_public_key": test_shim_alter_user_rsa_public_key_gates_key_pair_logins,
+    # Shims of the full-refresh strategies and long statements, tested where the loader uses them.
+    "insert_overwrite_into": STREAM_TEST,
+    "grant_ownership_on_table": OWNERSHIP_TEST,
+    "show_grants_on_table": OWNERSHIP_TEST,
+    "is_role_in_session": OWNERSHIP_TEST,
+    "create_stream": STREAM_TEST,
+    "drop_stream": test_shim_a_dropped_stream_is_no_longer_listed,
+    "show_streams": STREAM_TEST,
+    "alter_session_set_statement_timeout": TIMEOUT_TEST,
 }
+
+
+def _test_exists(node: str) -> bool:
+    """A test named `file::function` in this folder."""
+    file_name, function = node.split("::")
+    tree = ast.parse((Path(__file__).parent / file_name).read_text())
+    return any(isinstance(n, ast.FunctionDef) and n.name == function for n in tree.body)
 
 
 def test_every_shim_has_a_test_here_and_is_served(stack: LocalStack) -> None:
     assert set(SHIM_TESTS) == {s.name for s in SHIMS}
+    assert all(_test_exists(test) for test in SHIM_TESTS.values() if isinstance(test, str))
     session = requests.Session()
     session.trust_env = False
     health = session.get(f"{stack.snowflake_endpoint}{HEALTH_ROUTE}", timeout=10).json()
@@ -494,7 +533,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-STACK_UP_SCRIPT = "import sys; from aurora_batch.devstack import run_stack_up; sys.exit(run_stack_up())"
+STACK_UP_SCRIPT = "import sys; from aurora_batch_dev import run_stack_up; sys.exit(run_stack_up())"
 
 
 @contextlib.contextmanager
@@ -568,7 +607,7 @@ def test_a_statement_the_emulator_cannot_run_fails_at_once_instead_of_being_retr
 
     from tests.support.runs import stack_session_factory
 
-    session = stack_session_factory(stack, network_timeout=600)("aurora-batch:probe:statement-error")
+    session = stack_session_factory(stack)("aurora-batch:probe:statement-error")
     try:
         session.execute("CREATE TABLE IF NOT EXISTS DUP_PROBE (ID INT PRIMARY KEY)")
         session.execute("INSERT INTO DUP_PROBE VALUES (1)")

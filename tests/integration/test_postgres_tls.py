@@ -11,12 +11,12 @@ import psycopg2
 import pytest
 from aurora_batch.adapters.postgres import PostgresSource
 from aurora_batch.config import TableOptions, settings_from_env
-from aurora_batch.devstack.processes import stop_all
-from aurora_batch.devstack.services import LOOPBACK, PostgresInfo, PostgresServer
-from aurora_batch.devstack.tls import issue_server_certificate
 from aurora_batch.errors import SourceConnectionError
 from aurora_batch.logic.invocation import run_table
 from aurora_batch.wiring import Runtime
+from aurora_batch_dev.processes import stop_all
+from aurora_batch_dev.services import LOOPBACK, PostgresInfo, PostgresServer
+from aurora_batch_dev.tls import issue_server_certificate
 
 from tests.support.vault_secrets import TestSecrets
 

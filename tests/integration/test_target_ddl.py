@@ -77,7 +77,9 @@ def source(stack: Any, stack_env: dict[str, str], pg_schema: str) -> str:
 def test_comments_not_null_and_primary_key_reach_snowflake_and_survive_evolution_and_swap(
     stack: Any, pg_schema: str, sf_schema: str, source: str
 ) -> None:
-    options = TableOptions(schema_name=pg_schema, table_name="orders", target_schema=sf_schema)
+    options = TableOptions(
+        schema_name=pg_schema, table_name="orders", target_schema=sf_schema, full_refresh_strategy="swap"
+    )
     target = Target(stack, sf_schema, "ORDERS")
     expected_columns = {
         "REGION": ("NO", None),

@@ -64,7 +64,7 @@ INSERT = """
 INSERT INTO {s}.every_type VALUES
 (1, 1, 2, 3, 1234567890.12, 12345678901234567890.0123456789, 3.141592653, 1.5, 0.1,
  'plain', 'varchar', 'ab', 'CaseLess', true, '2024-02-29', '2024-02-29 12:34:56.123456',
- '2024-02-29 12:34:56.654321+05:30', '23:59:59.999999', '{{"a": [1, 2, {{"b": null}}], "c": "d"}}',
+ '2024-02-29 12:34:56.654321+05:30', '23:59:59.999999', '{{"a": 0, "a": [1, 2, {{"b": null}}], "c": "d"}}',
  '{{"z": 1, "a": {{"nested": true}}}}', ARRAY[1, NULL, 3], ARRAY['x', 'y,z', NULL],
  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\xdeadbeef00', '1 year 2 months 3 days 04:05:06.789',
  '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', 1234.56, '<a>x</a>', 'happy', 7, '[1,5)',
@@ -350,6 +350,11 @@ def test_every_type_round_trips_exactly(
                 shown = actual if not isinstance(actual, str) or len(actual) < 80 else f"<{len(actual)} chars>"
                 mismatches.append(f"id={key} {column}: expected {expected!r:.80} got {shown!r:.80}")
     assert not mismatches, "\n".join(mismatches)
+    for key, expected_row in EXPECTED.items():  # each timestamptz as an instant, whatever zone it reads back in
+        expected, actual = expected_row["C_TIMESTAMPTZ"], rows[key]["C_TIMESTAMPTZ"]
+        if expected is not None:
+            assert actual.tzinfo is not None, f"id={key}: {actual!r} lost its time zone"
+            assert actual.timestamp() == expected.timestamp(), f"id={key}: {actual!r} is not the instant {expected!r}"
     assert types["C_JSONB"] == "VARIANT"
     assert types["C_TIMESTAMPTZ"] == "TIMESTAMP_TZ"
     assert types["C_TIMESTAMP"] == "TIMESTAMP_NTZ"

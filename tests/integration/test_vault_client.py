@@ -26,16 +26,6 @@ import hvac
 import pytest
 import requests
 from aurora_batch.adapters.vault import AwsIamAuth, LoginMethod, TokenAuth, VaultClient
-from aurora_batch.devstack import LocalStack
-from aurora_batch.devstack.processes import (
-    LOOPBACK,
-    ChildProcess,
-    PortService,
-    free_port,
-    stop_all,
-    tcp_accepts,
-)
-from aurora_batch.devstack.services import MINIMAL_ENV, VaultServer
 from aurora_batch.errors import (
     VaultError,
     VaultLoginError,
@@ -45,6 +35,16 @@ from aurora_batch.errors import (
     VaultSecretShapeError,
 )
 from aurora_batch.secrets import Secret
+from aurora_batch_dev import LocalStack
+from aurora_batch_dev.processes import (
+    LOOPBACK,
+    ChildProcess,
+    PortService,
+    free_port,
+    stop_all,
+    tcp_accepts,
+)
+from aurora_batch_dev.services import MINIMAL_ENV, VaultServer
 
 SERVER_START_SECONDS = 60.0
 SERVER_STOP_SECONDS = 10.0

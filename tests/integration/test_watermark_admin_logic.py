@@ -13,8 +13,14 @@ from aurora_batch.adapters.state_store import (
     StateStore,
     Watermark,
 )
-from aurora_batch.errors import ConfigError, LeaseActiveError, LeaseLostError, WatermarkConflictError
-from aurora_batch.logic.watermark_admin import AdminRequest, handle_admin_request
+from aurora_batch.errors import (
+    AuditRecordExistsError,
+    ConfigError,
+    LeaseActiveError,
+    LeaseLostError,
+    WatermarkConflictError,
+)
+from aurora_batch.logic.watermark_admin import MAX_ACTOR_CHARS, MAX_REASON_CHARS, AdminRequest, handle_admin_request
 from statestore_helpers import (  # fixtures are registered by importing them
     InterleavingClient,
     ManualClock,
@@ -149,7 +155,7 @@ def test_set_writes_the_value_and_an_audit_record(
     audit_items = client.query(
         TableName=state_table,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
-        ExpressionAttributeValues={":pk": {"S": f"TABLE#{table}"}, ":audit": {"S": "AUDIT#"}},
+        ExpressionAttributeValues={":pk": {"S": f"AUDIT#{table}"}, ":audit": {"S": "AUDIT#"}},
     )["Items"]
     assert int(audit_items[0]["expires_at"]["N"]) == int(clock.now + DEFAULT_AUDIT_RETENTION_SECONDS)
 
@@ -275,12 +281,15 @@ def test_dry_run_reports_the_change_and_writes_nothing(
 
 
 def raw_items(client: Any, state_table: str, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = client.query(
-        TableName=state_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"TABLE#{table}"}},
-        ConsistentRead=True,
-    )["Items"]
+    """Every item of the table: its own partition and its audit partition."""
+    items: list[dict[str, Any]] = []
+    for partition in (f"TABLE#{table}", f"AUDIT#{table}"):
+        items += client.query(
+            TableName=state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": partition}},
+            ConsistentRead=True,
+        )["Items"]
     return items
 
 
@@ -357,3 +366,41 @@ def test_a_stale_expected_version_is_refused(store: StateStore, clock: ManualClo
     with pytest.raises(WatermarkConflictError):
         store.admin_reset(table, audit, expected_version=read_version)
     assert store.get(table).watermark == Watermark("12", "integer")
+
+
+# --- append-only audit and bounded input ------------------------------------------------------
+
+
+def test_an_audit_record_is_never_overwritten(store: StateStore, clock: ManualClock, table: str) -> None:
+    with_watermark(store, table, "10", "integer", column="id")
+    first = AuditRecord(actor=ACTOR, action="set", reason="first", at=datetime.fromtimestamp(clock.now, UTC))
+    store.admin_set_watermark(table, Watermark("5", "integer"), None, first)
+    version = store.get(table).version
+    # The same id at the same moment: the same audit key.
+    again = AuditRecord(
+        actor="arn:aws:iam::123456789012:user/other",
+        action="reset",
+        reason="second",
+        at=first.at,
+        request_id=first.request_id,
+    )
+
+    with pytest.raises(AuditRecordExistsError) as refused:
+        store.admin_reset(table, again)
+
+    assert refused.value.fields["request_id"] == first.request_id
+    assert store.get(table).version == version  # the change is cancelled with its audit
+    assert store.get(table).watermark == Watermark("5", "integer")
+    ((record),) = store.audit_log(table)
+    assert (record["actor"], record["action"], record["reason"]) == (ACTOR, "set", "first")
+
+
+@pytest.mark.parametrize(("field", "length"), [("reason", MAX_REASON_CHARS + 1), ("actor", MAX_ACTOR_CHARS + 1)])
+def test_reason_and_actor_are_bounded(
+    store: StateStore, clock: ManualClock, table: str, field: str, length: int
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        admin(store, clock, action="reset", table=table, **{"reason": "r", field: "x" * length})
+    assert refused.value.fields["field"] == field
+    assert store.get(table).version == 0
+    assert store.audit_log(table) == []

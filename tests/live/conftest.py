@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from aurora_batch.adapters.state_store import make_dynamodb_client
+from aurora_batch.config import settings_from_env
 from aurora_batch.model import quote_sf
+from aurora_batch.wiring import Runtime
 
 from tests.support.live_snowflake import (
     STAGE_VARIABLE,
@@ -18,6 +22,7 @@ from tests.support.live_snowflake import (
     skip_reason,
     stage_location,
 )
+from tests.support.vault_secrets import TestSecrets
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +75,28 @@ def live_stage(live: LiveSnowflake) -> LiveStage:
         pytest.skip(f"stage {live.stage} is not on S3")
     bucket, prefix = location
     return LiveStage(live.stage, bucket, prefix, session.client("s3"))
+
+
+@pytest.fixture
+def live_runtime(stack: Any, live: LiveSnowflake, live_schema: str, live_stage: LiveStage) -> Iterator[Runtime]:
+    """The product's runtime with the local stack's PostgreSQL, OpenBao and DynamoDB, and the
+    real Snowflake account and S3 stage location."""
+    vault = TestSecrets(stack)
+    env = {k: v for k, v in stack.env().items() if k not in ("SNOWFLAKE_ENDPOINT", "AWS_ENDPOINT_URL")}
+    env.update(
+        VAULT_SECRET_PATH_SNOWFLAKE=vault.write("snowflake-live", live.credentials_secret(live_schema)),
+        SNOWFLAKE_STAGE=live_stage.name,
+        STAGING_BUCKET=live_stage.bucket,
+        STAGING_PREFIX=live_stage.prefix,
+    )
+    if live.endpoint:
+        env["SNOWFLAKE_ENDPOINT"] = live.endpoint
+    settings = settings_from_env(env)
+    try:
+        yield Runtime(
+            settings,
+            s3_client=live_stage.s3_client,
+            dynamodb_client=make_dynamodb_client(stack.moto_endpoint, settings.aws_region),
+        )
+    finally:
+        vault.delete_all()

@@ -15,8 +15,7 @@ import pyarrow as pa
 import pytest
 from aurora_batch.adapters.s3 import S3Staging
 from aurora_batch.adapters.snowflake import SnowflakeSession
-from aurora_batch.adapters.state_store import make_dynamodb_client
-from aurora_batch.config import TableOptions, settings_from_env
+from aurora_batch.config import TableOptions
 from aurora_batch.logic import load as sql
 from aurora_batch.logic.stage import S3SinkFactory, Stager
 from aurora_batch.model import Mode, StagedPart, TargetTable, quote_sf
@@ -25,7 +24,6 @@ from aurora_batch.wiring import Runtime
 from tests.support.live_snowflake import LiveSnowflake, LiveStage, live_environment, skip_reason
 from tests.support.loader_statements import SPECS, LoaderStatements, sample_target
 from tests.support.runs import replicate
-from tests.support.vault_secrets import TestSecrets
 
 _CONFIGURED, _MISSING = live_environment()
 pytestmark = [
@@ -132,7 +130,7 @@ def recorder(live: LiveSnowflake, live_schema: str) -> Iterator[Recorder]:
 
 
 def describe(run: Callable[[str], list[tuple[Any, ...]]], target: TargetTable) -> list[sql.ExistingColumn]:
-    return [sql.ExistingColumn(*row) for row in run(sql.describe_columns_sql(target))]
+    return [sql.ExistingColumn.from_row(row) for row in run(sql.describe_columns_sql(target))]
 
 
 def assert_catalog_kept(run: Recorder, target: TargetTable) -> None:
@@ -251,31 +249,6 @@ def test_copy_into_loads_exactly_the_staged_files(
     finally:
         staging.delete_prefix(sinks.key(run_path) + "/")
         staging.close()
-
-
-@pytest.fixture
-def live_runtime(stack: Any, live: LiveSnowflake, live_schema: str, live_stage: LiveStage) -> Iterator[Runtime]:
-    """The product's runtime with the local stack's PostgreSQL, OpenBao and DynamoDB, and the
-    real Snowflake account and S3 stage location."""
-    vault = TestSecrets(stack)
-    env = {k: v for k, v in stack.env().items() if k not in ("SNOWFLAKE_ENDPOINT", "AWS_ENDPOINT_URL")}
-    env.update(
-        VAULT_SECRET_PATH_SNOWFLAKE=vault.write("snowflake-live", live.credentials_secret(live_schema)),
-        SNOWFLAKE_STAGE=live_stage.name,
-        STAGING_BUCKET=live_stage.bucket,
-        STAGING_PREFIX=live_stage.prefix,
-    )
-    if live.endpoint:
-        env["SNOWFLAKE_ENDPOINT"] = live.endpoint
-    settings = settings_from_env(env)
-    try:
-        yield Runtime(
-            settings,
-            s3_client=live_stage.s3_client,
-            dynamodb_client=make_dynamodb_client(stack.moto_endpoint, settings.aws_region),
-        )
-    finally:
-        vault.delete_all()
 
 
 def test_a_replication_lands_in_snowflake_end_to_end(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
@@ -52,3 +53,14 @@ def pass_through(batches: Iterator[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
 
 
 NOT_CALLABLE = "a hook must be callable"
+
+
+def repeat_forever(batches: Iterator[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    """Streams its input again and again, without end."""
+    return itertools.cycle(batches)
+
+
+def drop_odd_ids(batches: Iterator[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    """Keeps the rows with an even ID."""
+    for batch in batches:
+        yield batch.filter(pc.equal(pc.bit_wise_and(batch.column("ID"), 1), 0))

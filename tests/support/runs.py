@@ -50,6 +50,16 @@ class FaultInjectingSession:
         self._check(sql)
         return self._real.execute_with_columns(sql)
 
+    def submit(self, sql: str) -> str:
+        self._check(sql)
+        return self._real.submit(sql)
+
+    def query_finished(self, query_id: str) -> bool:
+        return self._real.query_finished(query_id)
+
+    def query_result(self, query_id: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        return self._real.query_result(query_id)
+
     def close(self) -> None:
         self._real.close()
 

@@ -181,13 +181,16 @@ def test_a_hook_module_that_fails_to_import_is_a_config_error(tmp_path: Path, mo
     monkeypatch.syspath_prepend(str(tmp_path))
 
     with pytest.raises(ConfigError) as raised:
-        load_hook("broken_hooks_for_test.run")
+        load_hook("broken_hooks_for_test.run", {"broken_hooks_for_test.run": False})
     assert raised.value.fields == {"field": "transform", "hook": "broken_hooks_for_test.run"}
     assert "RuntimeError: missing setting" in str(raised.value)
 
 
 def test_a_hook_is_found_by_colon_or_dot() -> None:
-    assert load_hook("tests.support.hooks:pass_through") is load_hook("tests.support.hooks.pass_through")
+    registered = {"tests.support.hooks:pass_through": False, "tests.support.hooks.pass_through": False}
+    assert load_hook("tests.support.hooks:pass_through", registered) is load_hook(
+        "tests.support.hooks.pass_through", registered
+    )
 
 
 def test_every_masking_rule_declares_its_options() -> None:
@@ -211,19 +214,15 @@ _BASE_ENV = {
         {"table_name": "people", "masking": None},
         {"tables": [{"table_name": "people", "masking": {"phone": {"rule": "null"}}}]},
         {"masking": {"phone": {"rule": "null"}}},
+        {"table_name": "people", "masking": {"email": {"rule": "null"}}},
+        {"table_name": "people", "masking": {"email": {"rule": "mask", "keep_last": 100000}}},
     ],
 )
-def test_an_event_adds_masking_but_never_unmasks_a_column_tables_masks(event: dict[str, object]) -> None:
-    (options,) = tables_for_event(settings_from_env(_BASE_ENV), event)
+def test_masking_comes_from_configuration_only_an_event_never_touches_it(event: dict[str, object]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        tables_for_event(settings_from_env(_BASE_ENV), event)
+    assert refused.value.fields["field"] == "masking"
 
-    assert options.masking is not None
-    assert options.masking["email"] == ColumnMask(rule="hash")
-    assert options.batch_size == 5  # other options still layer as before
-
-
-def test_an_event_may_change_the_rule_of_a_column_it_names() -> None:
-    event = {"table_name": "people", "masking": {"email": {"rule": "null"}}}
-
-    (options,) = tables_for_event(settings_from_env(_BASE_ENV), event)
-
-    assert options.masking == {"email": ColumnMask(rule="null")}
+    (options,) = tables_for_event(settings_from_env(_BASE_ENV), {"table_name": "people"})
+    assert options.masking == {"email": ColumnMask(rule="hash")}
+    assert options.batch_size == 5  # the other configured options still apply

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aurora_batch.devstack.processes import (
+from aurora_batch_dev.errors import LocalStackError
+from aurora_batch_dev.processes import (
     ChildProcess,
     PortService,
     redactor,
     stop_all,
     tcp_accepts,
 )
-from aurora_batch.devstack.stack import OWNER_PID_FILE, STACK_DIR_PREFIX, remove_stale_stack_dirs
-from aurora_batch.errors import LocalStackError
+from aurora_batch_dev.stack import OWNER_PID_FILE, STACK_DIR_PREFIX, remove_stale_stack_dirs
 
 DEADLINE_SECONDS = 20.0
 
@@ -123,7 +123,7 @@ def test_a_child_ignoring_the_stop_signal_is_killed_after_the_timeout(tmp_path: 
 SPAWN_AND_WAIT = """
 import sys, threading
 from pathlib import Path
-from aurora_batch.devstack.processes import ChildProcess
+from aurora_batch_dev.processes import ChildProcess
 sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
 child = ChildProcess("sleeper", sleep, log_path=Path(sys.argv[1]))
 print(child.pid, flush=True)

@@ -10,14 +10,14 @@ from typing import Any
 
 import jwt
 import pytest
-from aurora_batch.devstack.emulator_keypair import (
+from aurora_batch_dev.emulator_keypair import (
     JWT_TOKEN_INVALID,
     UserPublicKeys,
     parse_rsa_public_key,
     public_key_fingerprint,
     verify_keypair_jwt,
 )
-from aurora_batch.errors import EmulatorLoginError, EmulatorStatementError
+from aurora_batch_dev.errors import EmulatorLoginError, EmulatorStatementError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from snowflake.connector.auth import AuthByKeyPair

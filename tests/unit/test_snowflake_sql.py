@@ -178,3 +178,44 @@ def test_an_incompatible_column_gets_the_first_version_that_takes_its_type() -> 
     ) == {"NOTE": "NOTE__V3"}
     assert sql.versioned_columns(note_is_varchar, [number], keep=["NOTE"]) == {}
     assert sql.versioned_columns(note_is_varchar, [_existing("NOTE", "TEXT", length=20)], keep=[]) == {}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        sql.insert_overwrite_sql(TARGET, STAGING),
+        sql.show_grants_on_table_sql(TARGET),
+        sql.role_in_session_sql("LOADER's"),
+        sql.show_streams_sql(TARGET),
+    ],
+)
+def test_full_refresh_statements_parse_as_snowflake(statement: str) -> None:
+    parsed = sqlglot.parse(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(parsed) == 1
+    assert parsed[0] is not None
+
+
+def test_insert_overwrite_names_every_column_and_converts_like_the_swap_insert() -> None:
+    overwrite = sql.insert_overwrite_sql(TARGET, STAGING)
+    assert overwrite.startswith(f"INSERT OVERWRITE INTO {TARGET.sql} (")
+    swap_insert = sql.insert_from_staging_sql(TARGET, NEW, STAGING)
+    assert overwrite.split(f"INTO {TARGET.sql} ", 1)[1] == swap_insert.split(f"INTO {NEW} ", 1)[1]
+
+
+def test_not_null_is_dropped_on_columns_the_loader_no_longer_fills() -> None:
+    nullable_id = TARGET.columns[0]
+    existing = [
+        sql.ExistingColumn("GONE", "TEXT", None, None, None, nullable=False),  # dropped or excluded
+        sql.ExistingColumn("KEPT_NULLABLE", "TEXT", None, None, None, nullable=True),
+        sql.ExistingColumn(nullable_id.name, "NUMBER", None, 38, 0, nullable=False),
+    ]
+    relaxed = sql.relax_not_null(TARGET, existing)
+    assert relaxed[0] == f'ALTER TABLE {TARGET.sql} ALTER COLUMN "GONE" DROP NOT NULL'
+    expected_id = (
+        []
+        if not nullable_id.nullable
+        else [f'ALTER TABLE {TARGET.sql} ALTER COLUMN "{nullable_id.name}" DROP NOT NULL']
+    )
+    assert relaxed[1:] == expected_id
+    assert sql.ExistingColumn.from_row(("A", "TEXT", None, None, None, "NO")).nullable is False
+    assert sql.ExistingColumn.from_row(("A", "TEXT", None, None, None, "YES")).nullable is True

@@ -6,14 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aurora_batch.errors import RetryableError
+from aurora_batch.errors import InvokeError
 
-
-class InvokeError(RetryableError):
-    """An asynchronous invocation was not accepted."""
+__all__ = ["InvokeError", "LambdaInvoker", "make_lambda_client"]
 
 
 class LambdaInvoker:
+    """Implements ports.Invoker."""
+
     def __init__(self, client: Any) -> None:
         self._client = client
 

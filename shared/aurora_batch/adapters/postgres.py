@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import adbc_driver_manager
@@ -27,13 +29,13 @@ import psycopg2.extensions
 import pyarrow as pa
 from adbc_driver_manager._reader import AdbcRecordBatchReader
 
-from aurora_batch.errors import (
-    ExtractError,
-    SourceConnectionError,
-    SourceQueryError,
-    SourceTableNotFoundError,
-)
-from aurora_batch.model import SourceColumn, SourceTable, TableRef
+from aurora_batch.adapters import postgres_slices
+from aurora_batch.adapters.postgres_catalog import describe_table
+from aurora_batch.errors import ExtractError, SourceConnectionError, SourceNotReadOnlyError, SourceQueryError
+from aurora_batch.model import SourceColumn, SourceTable, TableRef, quote_pg
+from aurora_batch.ports import ColumnRange
+
+__all__ = ["PostgresSource", "Snapshot", "describe_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ BulkConnectFactory = Callable[[], BulkConnection]
 _READ_AHEAD_BATCHES = 2
 
 # SQLSTATE classes of errors in the query itself, not in the connection or the server's state:
-# 22 data exception, 42 syntax error or access rule violation, 0A feature not supported.
-_PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "42", "0A"})
+# 22 data exception, 25 invalid transaction state (a write in a read-only transaction), 42 syntax
+# error or access rule violation, 0A feature not supported.
+_PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "25", "42", "0A"})
 
 _SESSION_SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
@@ -58,90 +61,32 @@ _SESSION_SETTINGS = (
     "SET LOCAL extra_float_digits = 1",
     "SET LOCAL bytea_output = 'hex'",
 )
-
-_TABLE_OID_SQL = """
-SELECT c.oid, obj_description(c.oid, 'pg_class')
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-"""
-
-_COLUMNS_SQL = """
-SELECT a.attname,
-       format_type(a.atttypid, a.atttypmod),
-       CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,
-       CASE WHEN t.typtype = 'd' THEN bt.typcategory ELSE t.typcategory END,
-       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
-       NOT (a.attnotnull OR coalesce(t.typnotnull, false)),
-       a.attnum,
-       col_description(a.attrelid, a.attnum)
-FROM pg_catalog.pg_attribute a
-JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
-WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum
-"""
-
-_PRIMARY_KEY_SQL = """
-SELECT a.attname
-FROM pg_catalog.pg_index i
-CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = %s AND i.indisprimary
-ORDER BY k.ord
-"""
+# SHOW transaction_read_only, as a query: the ADBC driver reads every result set through COPY.
+_TRANSACTION_READ_ONLY = "SELECT current_setting('transaction_read_only')"
 
 
-def _precision_scale(type_name: str, typmod: int) -> tuple[int | None, int | None, int | None]:
-    """Decode atttypmod: (numeric precision, numeric scale, character length)."""
-    if typmod < 0:
-        return None, None, None
-    if type_name == "numeric":
-        packed = typmod - 4
-        return (packed >> 16) & 0xFFFF, packed & 0xFFFF, None
-    if type_name in ("varchar", "bpchar"):
-        return None, None, typmod - 4
-    return None, None, None
-
-
-def describe_table(cursor: Any, ref: TableRef) -> SourceTable:
-    """Read a table's columns, primary key and comments from the catalog."""
-    cursor.execute(_TABLE_OID_SQL, (ref.schema, ref.table))
-    found = cursor.fetchone()
-    if found is None:
-        raise SourceTableNotFoundError(
-            f"source table {ref.qualified} does not exist or is not visible to the role", table=ref.qualified
+def _require_read_only(setting: Any, session: str) -> None:
+    """Each session proves it cannot write before it reads anything."""
+    if setting != "on":
+        raise SourceNotReadOnlyError(
+            f"the {session} session to PostgreSQL is not read-only (transaction_read_only = {setting})",
+            session=session,
         )
-    oid, table_comment = found
-    cursor.execute(_COLUMNS_SQL, (oid,))
-    columns = []
-    for name, pg_type, type_name, category, typmod, nullable, ordinal, comment in cursor.fetchall():
-        precision, scale, length = _precision_scale(type_name, typmod)
-        columns.append(
-            SourceColumn(
-                name=name,
-                pg_type=pg_type,
-                type_name=type_name,
-                type_category=category,
-                nullable=nullable,
-                ordinal=ordinal,
-                numeric_precision=precision,
-                numeric_scale=scale,
-                char_length=length,
-                comment=comment,
-            )
-        )
-    cursor.execute(_PRIMARY_KEY_SQL, (oid,))
-    primary_key = tuple(row[0] for row in cursor.fetchall())
-    return SourceTable(ref=ref, columns=tuple(columns), primary_key=primary_key, comment=table_comment)
 
 
 class Snapshot:
-    """One consistent, read-only view of the source for the duration of an extract."""
+    """One consistent, read-only view of the source for the duration of an extract (ports.Snapshot).
 
-    def __init__(self, connection: Connection, connect_bulk: BulkConnectFactory) -> None:
+    `read_only`: the snapshot's transaction was checked read-only when it opened (and each bulk
+    connection is checked before its COPY); `role_read_only`: the role's own default
+    (default_transaction_read_only), which keeps any later transaction read-only too."""
+
+    def __init__(self, connection: Connection, connect_bulk: BulkConnectFactory, *, role_read_only: bool) -> None:
         self._connection = connection
         self._cursor = connection.cursor()
         self._connect_bulk = connect_bulk
+        self.read_only = True
+        self.role_read_only = role_read_only
 
     def describe(self, ref: TableRef) -> SourceTable:
         return describe_table(self._cursor, ref)
@@ -158,10 +103,88 @@ class Snapshot:
     def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
         # Without parameters, psycopg2 must not read the SQL as a format string: a `where` such
         # as "name LIKE 'a%'" or a column named "share%" holds a literal %.
-        self._cursor.execute(sql, params or None)
+        try:
+            self._cursor.execute(sql, params or None)
+        except psycopg2.Error as exc:
+            # A query the server rejects (a `where` naming a missing column) is permanent.
+            raise _extract_error(exc) from exc
 
     def mogrify(self, sql: str, params: tuple[Any, ...]) -> str:
         return self._cursor.mogrify(sql, params).decode()
+
+    # -- the incremental protocol's control queries (see ports.Snapshot) --------------------
+
+    def column_range(self, ref: TableRef, column: str, where: str | None) -> ColumnRange:
+        col = quote_pg(column)
+        filtered = f" WHERE {where}" if where else ""
+        and_filtered = f" AND ({where})" if where else ""
+        # SQL from quote_pg identifiers, sqlglot-rendered where (bandit B608)
+        newest = self.query_one(f"SELECT max({col}) FROM {ref.pg_sql}{filtered}")  # noqa: S608  # nosec B608
+        # SQL from quote_pg identifiers, sqlglot-rendered where (bandit B608)
+        nulls = self.query_one(f"SELECT count(*) FROM {ref.pg_sql} WHERE {col} IS NULL{and_filtered}")  # noqa: S608  # nosec B608
+        return ColumnRange(newest[0] if newest else None, int(nulls[0]) if nulls else 0)
+
+    def estimate_rows(self, ref: TableRef, predicates: Sequence[str]) -> int | None:
+        if not predicates:
+            found = self.query_one("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (ref.pg_sql,))
+            # -1: never vacuumed or analyzed, so no estimate at all.
+            return int(found[0]) if found and found[0] is not None and found[0] >= 0 else None
+        where = " AND ".join(f"({p})" for p in predicates)
+        # SQL from quote_pg identifiers, sqlglot-rendered where (bandit B608)
+        found = self.query_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {ref.pg_sql} WHERE {where}")  # noqa: S608  # nosec B608
+        if not found:
+            return None
+        plan = json.loads(found[0]) if isinstance(found[0], str) else found[0]
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+    def can_see_other_sessions(self) -> bool:
+        visible = self.query_one(
+            "SELECT pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') "
+            "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+        )
+        return bool(visible and visible[0])
+
+    def oldest_open_transaction_start(self) -> datetime | None:
+        oldest = self.query_one(
+            "SELECT min(xact_start) FROM pg_stat_activity "
+            "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()"
+        )
+        start: datetime | None = oldest[0] if oldest else None
+        return start
+
+    def incremental_predicates(self, column: str, lower: Any) -> tuple[str, ...]:
+        # NULLs never compare >= a bound: they are counted and left to the next full refresh.
+        predicates = [f"{quote_pg(column)} IS NOT NULL"]
+        if lower is not None:
+            # Only the value goes through mogrify: an identifier may hold a literal %.
+            predicates.append(f"{quote_pg(column)} >= {self.mogrify('%s', (lower,))}")
+        return tuple(predicates)
+
+    def after_position_predicate(self, columns: Sequence[SourceColumn], position: Sequence[Any]) -> str:
+        """`(c1, c2) > (v1::type1, v2::type2)`."""
+        left = ", ".join(quote_pg(c.name) for c in columns)
+        right = ", ".join(
+            f"{self.mogrify('%s', (value,))}::{c.pg_type}" for c, value in zip(columns, position, strict=True)
+        )
+        return f"({left}) > ({right})"
+
+    def offending_numeric_row(
+        self, table: SourceTable, column: SourceColumn, *, precision: int, scale: int
+    ) -> tuple[Any, ...] | None:
+        col = quote_pg(column.name)
+        keys = ", ".join(quote_pg(k) for k in table.primary_key)
+        return self.query_one(
+            # SQL from quote_pg identifiers, sqlglot-rendered where (bandit B608)
+            f"SELECT {keys} FROM {table.ref.pg_sql} WHERE {col} = 'NaN'::numeric "  # noqa: S608  # nosec B608
+            f"OR {col} IN ('Infinity'::numeric, '-Infinity'::numeric) "
+            f"OR {col} <> round({col}, {scale}) OR abs({col}) >= 1e{precision - scale} LIMIT 1"
+        )
+
+    def table_blocks(self, ref: TableRef) -> tuple[int, int]:
+        return postgres_slices.table_blocks(self._cursor, ref)
+
+    def block_range_predicate(self, first: int | None, end: int | None) -> str:
+        return postgres_slices.block_range_predicate(first, end)
 
     @contextlib.contextmanager
     def copy_batches(self, select_sql: str, *, batch_bytes: int) -> Iterator[Iterator[pa.RecordBatch]]:
@@ -184,6 +207,9 @@ class Snapshot:
                 *_SESSION_SETTINGS,
             ):
                 cursor.execute(sql)
+            cursor.execute(_TRANSACTION_READ_ONLY)
+            setting = cursor.fetchone()
+            _require_read_only(setting[0] if setting else None, "bulk")
             statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
             statement.set_sql_query(select_sql)
             handle, _ = statement.execute_query()
@@ -264,7 +290,8 @@ class _ReadAhead:
 
 def _extract_error(exc: BaseException) -> ExtractError | SourceQueryError:
     """A permanent error when PostgreSQL rejected the query itself, else a retryable one."""
-    sqlstate = getattr(exc, "sqlstate", None)
+    # ADBC names the code `sqlstate`, psycopg2 `pgcode`.
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
     message = str(exc).split("\n", 1)[0].strip() or type(exc).__name__
     if isinstance(sqlstate, str) and sqlstate[:2] in _PERMANENT_SQLSTATE_CLASSES:
         return SourceQueryError(f"PostgreSQL rejected the extract query: {message}", sqlstate=sqlstate)
@@ -359,7 +386,12 @@ class PostgresSource:
             with connection.cursor() as cursor:
                 for statement in _SESSION_SETTINGS:
                     cursor.execute(statement)
-            yield Snapshot(connection, self._connect_bulk)
+                cursor.execute(_TRANSACTION_READ_ONLY)
+                setting = cursor.fetchone()
+                _require_read_only(setting[0] if setting else None, "snapshot")
+                cursor.execute("SHOW default_transaction_read_only")
+                default = cursor.fetchone()
+            yield Snapshot(connection, self._connect_bulk, role_read_only=bool(default and default[0] == "on"))
             connection.rollback()  # read only: nothing to commit
         finally:
             connection.close()

@@ -11,32 +11,15 @@ import io
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from aurora_batch.errors import StagingError
+from aurora_batch.ports import PendingUpload, StagedObject
 
 MIN_PART_BYTES = 8 << 20  # S3 requires >= 5 MiB for every part but the last
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
-
-
-@dataclass(frozen=True)
-class StagedObject:
-    key: str
-    size: int
-    last_modified: datetime
-
-
-@dataclass(frozen=True)
-class PendingUpload:
-    """A multipart upload started and never completed or aborted (its parts are billed)."""
-
-    key: str
-    upload_id: str
-    initiated: datetime
 
 
 class MultipartUpload(io.RawIOBase):

@@ -3,12 +3,19 @@
 `SNOWFLAKE_ENDPOINT` is either a host (the PrivateLink host, HTTPS on 443) or a URL such
 as `http://127.0.0.1:PORT` (how the local stack is reached). Every session carries the
 run's query tag as a session parameter, so QUERY_HISTORY shows which run issued what.
+
+No client-side statement timer: in connector 4.x `network_timeout` (or a per-call `timeout`)
+starts a timer that cancels the running query when it fires. Statement limits come from the
+session parameter STATEMENT_TIMEOUT_IN_SECONDS instead, and long statements (COPY, MERGE,
+INSERT, INSERT OVERWRITE) are submitted with `execute_async` and followed by their query id,
+so a statement can outlive the Lambda invocation that started it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -20,6 +27,7 @@ from aurora_batch.errors import LoadError, PermanentError, TargetAuthenticationE
 
 logger = logging.getLogger(__name__)
 
+SESSION_TIMEZONE = "UTC"
 SQLSTATE_CREDENTIALS_REJECTED = "28000"  # the connector's SQLSTATE for a refused password, key or JWT
 
 
@@ -96,6 +104,39 @@ class SnowflakeSession:
         finally:
             cursor.close()
 
+    def submit(self, sql: str) -> str:
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute_async(sql)
+            query_id = cursor.sfqid
+        except snowflake.connector.errors.ProgrammingError as exc:
+            raise LoadError(
+                f"Snowflake rejected a statement: {exc.msg}", sqlstate=exc.sqlstate, errno=exc.errno
+            ) from exc
+        except snowflake.connector.errors.Error as exc:
+            raise TargetConnectionError(f"Snowflake call failed: {type(exc).__name__}") from exc
+        finally:
+            cursor.close()
+        if not query_id:
+            raise LoadError("Snowflake returned no query id for an asynchronous statement")
+        return str(query_id)
+
+    def query_finished(self, query_id: str) -> bool:
+        with _submitted_statement_errors(query_id):
+            status = self._connection.get_query_status_throw_if_error(query_id)
+        return not self._connection.is_still_running(status)
+
+    def query_result(self, query_id: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self._connection.cursor()
+        try:
+            with _submitted_statement_errors(query_id):
+                cursor.get_results_from_sfqid(query_id)
+                rows = list(cursor.fetchall())
+            names = [d[0].lower() for d in cursor.description or []]
+            return names, rows
+        finally:
+            cursor.close()
+
     def close(self) -> None:
         try:
             self._connection.close()
@@ -119,9 +160,17 @@ def session_factory(
     schema: str,
     role: str | None,
     login_timeout: int = 60,
-    network_timeout: int = 300,
+    statement_timeout_seconds: int | None = None,
 ) -> SessionFactory:
-    """Build a factory that opens one tagged session per run. Credentials stay in the closure."""
+    """Build a factory that opens one tagged session per run. Credentials stay in the closure.
+
+    `statement_timeout_seconds` sets STATEMENT_TIMEOUT_IN_SECONDS (None keeps the account's value).
+    """
+    # TIMEZONE: with the account default (America/Los_Angeles) a wall-clock value would become a
+    # TIMESTAMP_TZ in that zone; every instant the loader writes is UTC.
+    parameters: dict[str, Any] = {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False, "TIMEZONE": SESSION_TIMEZONE}
+    if statement_timeout_seconds is not None:
+        parameters["STATEMENT_TIMEOUT_IN_SECONDS"] = statement_timeout_seconds
 
     def connect(query_tag: str) -> SnowflakeSession:
         options: dict[str, Any] = {
@@ -132,8 +181,7 @@ def session_factory(
             "schema": schema,
             "role": role,
             "login_timeout": login_timeout,
-            "network_timeout": network_timeout,
-            "session_parameters": {"QUERY_TAG": query_tag, "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            "session_parameters": {"QUERY_TAG": query_tag, **parameters},
             "application": "aurora-batch",
             "client_session_keep_alive": False,
         }
@@ -156,3 +204,20 @@ def session_factory(
             raise TargetConnectionError(message, account=account) from exc
 
     return connect
+
+
+@contextlib.contextmanager
+def _submitted_statement_errors(query_id: str) -> Iterator[None]:
+    """A submitted statement's failure, named by its query id: the statement's own error is a
+    LoadError, anything else a connection error."""
+    try:
+        yield
+    except snowflake.connector.errors.ProgrammingError as exc:
+        raise LoadError(
+            f"Snowflake statement {query_id} failed: {exc.msg}",
+            sqlstate=exc.sqlstate,
+            errno=exc.errno,
+            query_id=query_id,
+        ) from exc
+    except snowflake.connector.errors.Error as exc:
+        raise TargetConnectionError(f"Snowflake call failed: {type(exc).__name__}", query_id=query_id) from exc

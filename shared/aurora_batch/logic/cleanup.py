@@ -20,14 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
-from aurora_batch.adapters.s3 import DELETE_BATCH, S3Staging, StagedObject
-from aurora_batch.adapters.state_store import StateStore
 from aurora_batch.config import parse_event
 from aurora_batch.model import TableRef
+from aurora_batch.ports import LiveRunsStore, StagedObject, Staging
 
 logger = logging.getLogger(__name__)
 
 OTHER_KEYS = "(other)"
+DELETE_BATCH = 1000  # keys collected before one delete call (S3 DeleteObjects takes at most 1000)
 
 
 class CleanupRequest(BaseModel):
@@ -65,7 +65,7 @@ class TableTally:
 class _Sweep:
     """One pass over the staging prefix: what to delete, what to keep and why, per table."""
 
-    def __init__(self, request: CleanupRequest, staging: S3Staging, root: str, live_runs: frozenset[str]) -> None:
+    def __init__(self, request: CleanupRequest, staging: Staging, root: str, live_runs: frozenset[str]) -> None:
         self.request, self.staging, self.root, self.live_runs = request, staging, root, live_runs
         self.tallies: dict[str, TableTally] = {}
         self._pending: list[tuple[StagedObject, TableTally]] = []
@@ -115,8 +115,8 @@ class _Sweep:
 
 def run_cleanup(
     request: CleanupRequest,
-    staging: S3Staging,
-    state: StateStore,
+    staging: Staging,
+    state: LiveRunsStore,
     prefix: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:

@@ -1,5 +1,10 @@
 """Customization applied to the Arrow batches before anything is staged: masking rules and a
-streaming transformation hook. Masked values never leave the Lambda."""
+streaming transformation hook. Masked values never leave the Lambda.
+
+Only a hook TRANSFORM_HOOKS registers runs. Its rows are counted on the way in (the rows the
+source gave) and on the way out: it may never yield more rows than it was given (so a hook that
+repeats its input, such as itertools.cycle, fails at once instead of holding the lease), and one
+not registered with `filters_rows` must yield exactly as many."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import hashlib
 import hmac
 import importlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
@@ -147,7 +152,15 @@ def _transform_for(
     assert_never(rule)  # mypy fails here when a rule of MaskRule has no branch above
 
 
-def load_hook(dotted: str) -> StreamHook:
+def load_hook(dotted: str, registered: Mapping[str, bool], table: str = "") -> StreamHook:
+    """The hook at `dotted`, which TRANSFORM_HOOKS must register (ConfigError naming it otherwise)."""
+    if dotted not in registered:
+        raise ConfigError(
+            f"transform hook {dotted!r} is not registered in TRANSFORM_HOOKS",
+            field="transform",
+            hook=dotted,
+            table=table or None,
+        )
     module_name, _, attribute = dotted.replace(":", ".").rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -172,6 +185,9 @@ class BatchPipeline:
     hook: StreamHook | None = None
     hook_name: str | None = None
     table: str = ""
+    hook_filters_rows: bool = False
+    rows_in: int = 0  # rows given to the hook: the source's count
+    rows_out: int = 0  # rows the hook yielded
 
     def _mask(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -192,7 +208,9 @@ class BatchPipeline:
 
         def feed() -> Iterator[pa.RecordBatch]:
             try:
-                yield from masked
+                for batch in masked:
+                    self.rows_in += batch.num_rows
+                    yield batch
             except Exception as exc:
                 upstream_failures.append(exc)
                 raise
@@ -206,7 +224,14 @@ class BatchPipeline:
                         hook=self.hook_name,
                         table=self.table,
                     )
+                self.rows_out += batch.num_rows
+                if self.rows_out > self.rows_in:
+                    raise self._row_count_error("yielded more rows than it was given")
                 yield batch
+            if self.rows_out != self.rows_in and not self.hook_filters_rows:
+                raise self._row_count_error(
+                    "changed the row count; a hook that drops rows must be registered with filters_rows"
+                )
         except TransformHookError:
             raise
         except Exception as exc:
@@ -219,12 +244,34 @@ class BatchPipeline:
                 table=self.table,
             ) from exc
 
+    def _row_count_error(self, reason: str) -> TransformHookError:
+        return TransformHookError(
+            f"transform hook {self.hook_name} {reason} ({self.rows_in} rows in, {self.rows_out} out)",
+            hook=self.hook_name,
+            table=self.table,
+            check="row_count",
+            rows_in=self.rows_in,
+            rows_out=self.rows_out,
+        )
+
+    def hook_counts(self) -> dict[str, Any] | None:
+        """What the report says about the hook, or None without one."""
+        if self.hook is None:
+            return None
+        return {
+            "hook": self.hook_name,
+            "filters_rows": self.hook_filters_rows,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+        }
+
 
 def build_pipeline(
     source: SourceTable,
     staged_names: dict[str, str],
     options: TableOptions,
     masking_key: Callable[[], bytes] | None,
+    transform_hooks: Mapping[str, bool] | None = None,
 ) -> BatchPipeline:
     table = source.ref.qualified
     source_columns = plan_columns(source, staged_names)
@@ -259,5 +306,15 @@ def build_pipeline(
         source_column = replace(column.source, nullable=True) if mask.rule == "null" else column.source
         columns.append(replace(column, source=source_column, ctype=_masked_type(column, mask)))
     schema = pa.schema([pa.field(c.staged_name, c.ctype.arrow_type) for c in columns])
-    hook = load_hook(options.transform) if options.transform else None
-    return BatchPipeline(tuple(source_columns), tuple(columns), schema, transforms, hook, options.transform, table)
+    registered = transform_hooks or {}
+    hook = load_hook(options.transform, registered, table) if options.transform else None
+    return BatchPipeline(
+        tuple(source_columns),
+        tuple(columns),
+        schema,
+        transforms,
+        hook,
+        options.transform,
+        table,
+        hook_filters_rows=bool(options.transform and registered.get(options.transform)),
+    )

@@ -12,8 +12,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aurora_batch.digest import HIDDEN_COLUMNS
 from aurora_batch.logic.extract import ExtractColumn
-from aurora_batch.logic.load import AggregateSpec
+from aurora_batch.logic.validate import AggregateSpec
 
 _SUM_MAX_PRECISION = 28  # leaves 10 digits of headroom in NUMBER(38, s) for the sum itself
 
@@ -32,6 +33,8 @@ def aggregate_specs(columns: tuple[ExtractColumn, ...], key_columns: tuple[str, 
         specs.append(AggregateSpec(f"count({column.staged_name})", "count", column.staged_name, "NUMBER(38,0)"))
     for column in columns:
         arrow_type = column.ctype.arrow_type
+        if column.staged_name in HIDDEN_COLUMNS:
+            continue  # digest hashes: their count is checked above, their sum would add nothing
         if pa.types.is_integer(arrow_type):
             specs.append(AggregateSpec(f"sum({column.staged_name})", "sum", column.staged_name, "NUMBER(38,0)"))
         elif pa.types.is_decimal(arrow_type) and arrow_type.precision <= _SUM_MAX_PRECISION:
@@ -54,6 +57,7 @@ class StreamObserver:
     last_watermark_value: Any = None
     key_columns: tuple[str, ...] = ()  # staged names of the key, in key order
     last_key: list[str] | None = None  # the key of the last row seen, as text (for resuming)
+    last_position: tuple[Any, ...] | None = None  # the same values, typed (to compare parallel streams)
 
     def observe(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
@@ -76,7 +80,19 @@ class StreamObserver:
             self.null_watermark_rows += column.null_count
             self.last_watermark_value = column[last].as_py()
         if self.key_columns:
-            self.last_key = [_key_text(batch.column(name)[last].as_py()) for name in self.key_columns]
+            self.last_position = tuple(batch.column(name)[last].as_py() for name in self.key_columns)
+            self.last_key = [_key_text(value) for value in self.last_position]
+
+    def absorb(self, other: StreamObserver) -> None:
+        """Add what another stream of the same extract observed (counts, aggregates, NULLs, clamps)."""
+        self.rows += other.rows
+        for label, value in other.values.items():
+            previous = self.values.get(label)
+            function = next(s.function for s in self.specs if s.label == label)
+            self.values[label] = value if previous is None else _COMBINE[function](previous, value)
+        self.null_watermark_rows += other.null_watermark_rows
+        for name, hits in other.clamped.items():
+            self.clamped[name] = self.clamped.get(name, 0) + hits
 
     def expected(self) -> dict[str, Any]:
         return {"count": self.rows, **{s.label: self.values.get(s.label) for s in self.specs}}

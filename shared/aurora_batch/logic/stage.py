@@ -19,21 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from aurora_batch.adapters.s3 import S3Staging
 from aurora_batch.model import StagedPart
+from aurora_batch.ports import PartSink, Staging
 
 DEFAULT_PART_TARGET_BYTES = 128 << 20  # Snowflake loads 100-250 MB compressed files best
 DEFAULT_ROW_GROUP_ROWS = 64 * 1024  # buffered in memory until written
-
-
-class PartSink(Protocol):
-    bytes_written: int
-
-    def write(self, chunk: Any) -> int: ...
-
-    def complete(self) -> Future[int]: ...
-
-    def abort(self) -> None: ...
 
 
 class PartSinkFactory(Protocol):
@@ -85,7 +75,7 @@ class LocalSinkFactory:
 
 @dataclass
 class S3SinkFactory:
-    staging: S3Staging
+    staging: Staging
     prefix: str  # STAGING_PREFIX; the stage URL points here
 
     def key(self, relative_path: str) -> str:
@@ -155,6 +145,12 @@ class Stager:
         self._row_group_size = 0
         self.parts: list[StagedPart] = []
         self._dictionary_columns: list[str] | None = None
+        self._finished_parts_bytes = 0
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written to the sinks so far, the open part's included (not a row group still buffered)."""
+        return self._finished_parts_bytes + (self._sink.bytes_written if self._sink is not None else 0)
 
     @property
     def extension(self) -> str:
@@ -178,7 +174,7 @@ class Stager:
             )
         else:
             stream = pa.CompressedOutputStream(self._file, "gzip")
-            self._writer = (stream, pacsv.CSVWriter(stream, self._schema))
+            self._writer = (stream, pacsv.CSVWriter(stream, csv_schema(self._schema)))
         self._part_rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -194,7 +190,7 @@ class Stager:
             if self._row_group_size >= self._row_group_rows:
                 self._flush_row_group()
         else:
-            self._writer[1].write_batch(batch)
+            self._writer[1].write_batch(batch.cast(csv_schema(self._schema)))
         self._part_rows += batch.num_rows
         if self._part_full():
             self.finish_part()
@@ -222,6 +218,7 @@ class Stager:
             csv_writer.close()
             stream.close()
         index, relative = self._current
+        self._finished_parts_bytes += self._sink.bytes_written
         self._pending.append((index, relative, self._sinks.key(relative), self._part_rows, self._sink.complete()))
         self._sink, self._writer, self._file = None, None, None
         self._collect(block=False)
@@ -253,6 +250,18 @@ class Stager:
         for *_, future in self._pending:
             future.cancel()
         self._pending = []
+
+
+def csv_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a CSV part is written in: a UTC timestamp as its UTC wall clock, without the "Z"
+    pyarrow appends, so one pinned TIMESTAMP_FORMAT reads both timestamp kinds (the session's
+    TIMEZONE is UTC)."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz else f
+            for f in schema
+        ]
+    )
 
 
 def choose_dictionary_columns(sample: pa.RecordBatch, max_distinct_ratio: float = 0.1) -> list[str]:

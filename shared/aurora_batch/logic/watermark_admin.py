@@ -2,8 +2,9 @@
 
 Mutating actions (set, reset, unlock) need a reason and an actor, support dry_run, and write
 an audit record (who, when, why, old and new values) in the same transaction as the change.
-The handler supplies the actor when the event has none (the caller's identity from the Lambda
-context). A naive `timestamp` watermark is read as UTC when refusing values in the future.
+The actor is set by the entry point, never by the caller: the admin function's signed principal
+(logic.admin_identity), the CLI's STS caller identity. Reason and actor have bounded lengths. A
+naive `timestamp` watermark is read as UTC when refusing values in the future.
 """
 
 from __future__ import annotations
@@ -16,18 +17,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from aurora_batch.adapters.state_store import (
-    AuditRecord,
-    StateStore,
-    TableState,
-    admin_view,
-    state_changes,
-)
 from aurora_batch.errors import ConfigError
+from aurora_batch.logic.admin_view import describe_state, state_changes
 from aurora_batch.model import TableRef
+from aurora_batch.ports import AdminStateStore, AuditRecord, TableState
 from aurora_batch.watermark import Watermark, WatermarkType
 
 _SHOWN_INPUT_CHARS = 80
+MAX_REASON_CHARS = 1000
+MAX_ACTOR_CHARS = 2048  # IAM's limit on an ARN
 _Value = TypeVar("_Value", bound=str | int)
 
 
@@ -49,8 +47,8 @@ class AdminRequest(BaseModel):
     value: StrictStr | StrictInt | None = None  # for set; integers may be sent as JSON numbers
     type: WatermarkType | None = None  # for set on a table without a stored watermark type
     column: StrictStr | None = None  # for set: the incremental column, when none is stored yet
-    reason: StrictStr | None = None
-    actor: StrictStr | None = None
+    reason: StrictStr | None = Field(default=None, max_length=MAX_REASON_CHARS)
+    actor: StrictStr | None = Field(default=None, max_length=MAX_ACTOR_CHARS)  # set by the entry point
     dry_run: StrictBool = False
     force: StrictBool = False
     limit: StrictInt = Field(default=10, ge=1, le=100)  # runs and audit records shown by get
@@ -81,7 +79,7 @@ class AdminRequest(BaseModel):
             ) from exc
 
 
-def handle_admin_request(request: AdminRequest, store: StateStore, now: Callable[[], datetime]) -> dict[str, Any]:
+def handle_admin_request(request: AdminRequest, store: AdminStateStore, now: Callable[[], datetime]) -> dict[str, Any]:
     """Carry out one request and return a JSON-safe result."""
     if request.action is AdminAction.LIST:
         moment = _utc(now())
@@ -101,18 +99,7 @@ def handle_admin_request(request: AdminRequest, store: StateStore, now: Callable
     return _mutate(request, table, store, _utc(now()))
 
 
-def describe_state(state: TableState, now: datetime) -> dict[str, Any]:
-    """A table's state for an operator, JSON-safe."""
-    return {
-        "table": state.table,
-        "version": state.version,
-        **admin_view(state),
-        "lease_live": state.lease_live(now.timestamp()),
-        "last_run": state.last_run,
-    }
-
-
-def _mutate(request: AdminRequest, table: str, store: StateStore, at: datetime) -> dict[str, Any]:
+def _mutate(request: AdminRequest, table: str, store: AdminStateStore, at: datetime) -> dict[str, Any]:
     reason = _required(request.reason, "reason", request.action).strip()
     actor = _required(request.actor, "actor", request.action).strip()
     audit = AuditRecord(actor=actor, action=request.action.value, reason=reason, at=at)
