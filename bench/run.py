@@ -50,7 +50,7 @@ PATH_LABELS = {
     NAIVE: "naive: server-side cursor, `fetchmany(10000)`, Python `csv` → /dev/null",
 }
 
-# Issue 3's targets.
+# The extraction targets.
 MAX_WALL_RATIO_TO_FLOOR = 1.3
 MAX_PEAK_RSS_MB = 300.0
 MIN_SPEEDUP_OVER_NAIVE = 8.0
@@ -454,7 +454,7 @@ def render(report: BenchReport, command: str) -> str:
         )
     if report.verify is not None:
         lines += render_section(report.verify)
-    lines += ["", "## Targets (issue 3)", "", "| target | measured | result |", "|---|---|---|"]
+    lines += ["", "## Targets", "", "| target | measured | result |", "|---|---|---|"]
     lines += [f"| {c.target} | {c.measured} | {'PASS' if c.passed else 'FAIL'} |" for c in report.checks()]
     if len(report.scales) > 1:
         large = report.scales[-1]

@@ -43,7 +43,7 @@ class Build:
     python_version: str
     out_dir: Path
     report: dict[str, dict[str, Any]]  # function -> build_lambda's JSON report
-    git_sha_before: str  # HEAD when the build started (the lead may commit meanwhile)
+    git_sha_before: str  # HEAD when the build started (a commit may land meanwhile)
 
     def zip_path(self, function: str) -> Path:
         return self.out_dir / f"{function}.zip"
