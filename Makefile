@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: asl-validate setup test test-unit test-integration test-e2e demo bench bench-peers lint fmt typecheck build lock clean stack checkov-setup checkov
+.PHONY: asl-validate setup test test-unit test-integration test-e2e demo bench bench-cli bench-peers lint fmt typecheck build lock clean stack checkov-setup checkov
 
 setup: $(STAMP)
 
@@ -55,6 +55,10 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 # The peers live in a virtualenv of their own: the product never depends on them.
+# The product end to end through its CLI on the local stack, with the time of every phase.
+bench-cli: setup
+	$(BIN)/python -m bench.cli_phases
+
 bench-peers: setup
 	test -x .venv-peers/bin/python || python3 -m venv .venv-peers
 	.venv-peers/bin/pip install -q -r bench/peers/requirements.txt

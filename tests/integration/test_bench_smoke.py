@@ -131,3 +131,21 @@ def test_a_path_peak_rss_is_its_own_not_the_parents(stack: LocalStack, bench_tab
     assert len(parent_ballast) == 300 << 20
     assert result.rows == ROWS
     assert 0 < result.peak_rss_mb < 150  # ru_maxrss would report the parent's 300 MB and more
+
+
+def test_the_cli_bench_runs_a_full_refresh_and_two_incremental_runs(stack: LocalStack, pg_schema: str) -> None:
+    from bench.cli_phases import measure
+    from bench.cli_phases import render as render_cli
+
+    runs = measure(stack, TableRef(pg_schema, "cli_phases"), 2_000, 150, io.StringIO())
+
+    assert [report["status"] for _, report, _ in runs] == ["succeeded"] * 3
+    full, first, later = (report for _, report, _ in runs)
+    assert (full["mode"], first["mode"], later["mode"]) == ("full", "incremental", "incremental")
+    assert full["rows_loaded"] == first["rows_loaded"] == 2_000
+    # The later run reads the new rows and, from the lookback, at most the rows at the old watermark.
+    assert later["rows_loaded"] >= 150
+    assert later["rows_loaded"] < 2_000
+    assert {"extract", "copy", "validate"} <= full["phases"].keys()
+    text = render_cli(2_000, runs)
+    assert text.count("| succeeded |") == 3
