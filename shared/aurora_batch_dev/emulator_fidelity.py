@@ -73,6 +73,7 @@ def csv_file_format_options() -> None:
     import dataclasses
 
     import fakesnow.copy_into as copy_into
+    import snowflake.connector.errors
     from sqlglot import exp
 
     @dataclasses.dataclass
@@ -87,13 +88,25 @@ def csv_file_format_options() -> None:
             call.append("expressions", self.make_eq("escape", '"'))
             return call
 
-    # DATE/TIME/TIMESTAMP_FORMAT are accepted and not applied: the target column's cast reads the
-    # ISO forms the loader pins, and nothing else.
+    # DATE/TIME/TIMESTAMP_FORMAT are required (above) and not applied: the target column's cast
+    # reads the ISO forms the loader pins, and nothing else.
     known = {"COMPRESSION", "EMPTY_FIELD_AS_NULL", "NULL_IF", "ESCAPE_UNENCLOSED_FIELD"}
     known |= {"DATE_FORMAT", "TIME_FORMAT", "TIMESTAMP_FORMAT"}
     original = copy_into.handle_csv
 
     def handle_csv(expressions: list[exp.Property]) -> Any:
+        # A format left on AUTO follows the account's DATE/TIME/TIMESTAMP_INPUT_FORMAT, which an
+        # account may set to anything; the emulator fails such a COPY, as that account would.
+        # https://docs.snowflake.com/en/sql-reference/sql/create-file-format (DATE_FORMAT: AUTO)
+        given = {expression.name for expression in expressions}
+        on_auto = [name for name in ("DATE_FORMAT", "TIME_FORMAT", "TIMESTAMP_FORMAT") if name not in given]
+        if on_auto:
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"{', '.join(on_auto)} left on AUTO: CSV values are then read by the account's input "
+                "formats, which need not be ISO (emulator fidelity: csv_file_format_options)",
+                errno=100040,
+                sqlstate="22007",
+            )
         compression = "auto"
         for expression in expressions:
             if expression.name == "COMPRESSION":

@@ -4,6 +4,7 @@ patches (aurora_batch_dev.emulator_strictness) and checks what the loader must d
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -181,3 +182,25 @@ def test_numeric_scales_snowflake_lacks_map_to_a_valid_number(
     assert report["status"] == "succeeded", report["error"]
     rows = _target_rows(stack, f'SELECT ID, HUNDREDS, TINY FROM "ANALYTICS"."{sf_schema}"."SCALES" ORDER BY ID')
     assert rows == [(1, 99900, Decimal("0.00999")), (2, -1200, Decimal("-0.00001")), (3, None, None)]
+
+
+def test_a_csv_copy_with_formats_left_on_auto_fails_as_on_an_account_with_other_input_formats(stack: Any) -> None:
+    """The loader's CSV COPY pins DATE_FORMAT, TIME_FORMAT and TIMESTAMP_FORMAT; left on AUTO, an
+    account-level input format would decide how ISO values read, so the emulator refuses it."""
+    import snowflake.connector.errors
+    from aurora_batch.logic.load import copy_into_sql
+
+    connection = stack.snowflake_connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("CREATE OR REPLACE TRANSIENT TABLE CSV_AUTO_PROBE (ID NUMBER(38,0), SEEN TIMESTAMP_NTZ)")
+        pinned = copy_into_sql("CSV_AUTO_PROBE", stack.snowflake_stage, ["probe/none.csv.gz"], "csv")
+        on_auto = pinned
+        for name in ("DATE_FORMAT", "TIME_FORMAT", "TIMESTAMP_FORMAT"):
+            on_auto = re.sub(rf"\s{name} = '[^']*'", "", on_auto)
+        assert on_auto != pinned
+        # The loader's own CSV loads (pinned) run end to end in tests/integration/test_loading.py.
+        with pytest.raises(snowflake.connector.errors.ProgrammingError, match="left on AUTO"):
+            cursor.execute(on_auto)
+    finally:
+        connection.close()
