@@ -3,7 +3,8 @@ that compute it (see docs/ARCHITECTURE.md, "Verify: hierarchical digests").
 
 Only PostgreSQL ever hashes a value. The extract stages, for each row, a hash of its key and a
 hash of the row; verify recomputes both in PostgreSQL and reads the staged ones back from
-Snowflake. Both are the stable 64-bit hashes PostgreSQL uses for hash partitioning: the key's is
+Snowflake. Both are the low 59 bits of the stable 64-bit hashes PostgreSQL uses for hash
+partitioning: the key's is
 `hashtextextended` of the key's text output; the row's is `hash_record_extended` of the replicated
 columns, each hashed by its own type's hash function (types without one as their text output, under
 the fixed session settings every source session sets: UTC, ISO dates, shortest exact floats, hex
@@ -20,16 +21,25 @@ KEY_HASH_COLUMN = "_AB_KEY_HASH"
 ROW_HASH_COLUMN = "_AB_ROW_HASH"
 DELETED_AT_COLUMN = "_AB_DELETED_AT"
 HIDDEN_COLUMNS = (KEY_HASH_COLUMN, ROW_HASH_COLUMN, DELETED_AT_COLUMN)
-HASH_SNOWFLAKE_TYPE = "NUMBER(19,0)"
-# Bucket digests are the exact sums of the 64-bit hashes: numeric in PostgreSQL, NUMBER(38,0) in
-# Snowflake (2^32 rows of 2^63 stay far below 10^38), so no modulo is needed on either side, and one
-# changed row leaves a bucket's sum unchanged only if its hash difference is 0 (a 64-bit collision).
-# The leaves compare the full 64-bit hashes.
+# Both hashes keep the low 59 bits of PostgreSQL's 64-bit hash: a non-negative integer below
+# 10^18, so the hidden columns are NUMBER(18,0) (a 64-bit integer in any engine; a 19-digit NUMBER
+# can need 128 bits) and a bucket is one MOD with no sign to correct.
+HASH_BITS = 59
+HASH_MASK = (1 << HASH_BITS) - 1
+HASH_SNOWFLAKE_TYPE = "NUMBER(18,0)"
+# Bucket digests are the exact sums of the hashes: numeric in PostgreSQL, NUMBER(38,0) in Snowflake
+# (2^32 rows of 2^59 stay far below 10^38), so no modulo is needed on either side, and one changed
+# row leaves a bucket's sum unchanged only if its hash difference is 0 (a 59-bit collision).
+# The leaves compare the full hashes.
+
+
+def _masked(hash_expression: str) -> str:
+    return f"({hash_expression} & {HASH_MASK})"
 
 
 def key_hash_sql(keys: Sequence[str]) -> str:
-    """The 64-bit hash of a row's key (composite keys as one record)."""
-    return f"hashtextextended(ROW({', '.join(quote_pg(k) for k in keys)})::text, 0)"
+    """The 59-bit hash of a row's key (composite keys as one record)."""
+    return _masked(f"hashtextextended(ROW({', '.join(quote_pg(k) for k in keys)})::text, 0)")
 
 
 # Base types whose own extended hash function (hash_record_extended calls it per field) is exact on
@@ -45,13 +55,13 @@ HASHABLE_TYPES = frozenset(
 
 
 def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
-    """The 64-bit hash of the row's replicated source columns (name, base type name), before any
+    """The 59-bit hash of the row's replicated source columns (name, base type name), before any
     masking or transform: `hash_record_extended` (PostgreSQL 14+) of the row, which hashes each field
     with its type's own hash; a few times cheaper than hashing the row's text output."""
     fields = [quote_pg(name) if base in HASHABLE_TYPES else f"{quote_pg(name)}::text" for name, base in columns]
-    return f"hash_record_extended(ROW({', '.join(fields)}), 0)"
+    return _masked(f"hash_record_extended(ROW({', '.join(fields)}), 0)")
 
 
 def bucket_sql(hash_expression: str, modulus: int) -> str:
-    """The non-negative remainder of `hash_expression` by `modulus` (same text in both engines)."""
-    return f"MOD(MOD({hash_expression}, {int(modulus)}) + {int(modulus)}, {int(modulus)})"
+    """The bucket of a (non-negative) hash: its remainder by `modulus`, the same in both engines."""
+    return f"MOD({hash_expression}, {int(modulus)})"

@@ -299,6 +299,9 @@ class DigestScope:
     where: str | None = None  # the table's configured filter, already rendered
     pending_column: str | None = None  # incremental column: rows at or after `pending_from` are pending
     pending_from: Any = None  # None with a pending_column: every row with a value is pending
+    # Only the rows stored in blocks [first, end), read on a connection of its own that imports the
+    # snapshot, so that several ranges are digested at once; None: the whole table, on the snapshot's.
+    block_range: tuple[int | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,10 @@ class BucketDigest:
     rows: int
     key_sum: int
     row_sum: int
+
+    def __add__(self, other: BucketDigest) -> BucketDigest:
+        """The digest of both buckets' rows together (of disjoint rows: block ranges)."""
+        return BucketDigest(self.rows + other.rows, self.key_sum + other.key_sum, self.row_sum + other.row_sum)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,12 @@ from aurora_batch.logic.verify.run import refuse_unverifiable
 from tests.integration.test_loading import Source
 from tests.support.runs import make_runtime, replicate
 
+# One range on the snapshot's connection, or three read at once on connections importing it.
+RANGES = {"one range": {}, "three ranges": {"EXTRACT_STREAMS": "3", "EXTRACT_SLICE_MIN_BYTES": "0"}}
 
-def _verify(options: TableOptions, *, repair: bool = False) -> dict[str, Any]:
-    report = verify_table(options, make_runtime(), repair=repair).to_dict()
+
+def _verify(options: TableOptions, *, repair: bool = False, **settings: str) -> dict[str, Any]:
+    report = verify_table(options, make_runtime(**settings), repair=repair).to_dict()
     assert report["status"] != "failed", report["error"]
     return report
 
@@ -51,18 +54,22 @@ def test_an_unchanged_table_is_exact(orders: Source) -> None:
     assert (report["source_rows"], report["target_rows"], report["drift"]) == (3000, 3000, 0)
 
 
-def test_deletes_silent_updates_and_target_damage_are_found_and_repaired_soft(orders: Source) -> None:
+@pytest.mark.parametrize("ranges", RANGES.values(), ids=RANGES.keys())
+def test_deletes_silent_updates_and_target_damage_are_found_and_repaired_soft(
+    orders: Source, ranges: dict[str, str]
+) -> None:
     options = _incremental(orders)
     assert replicate(options)["status"] == "succeeded"
     orders.sql("DELETE FROM {t} WHERE id IN (10, 20, 30)")
     orders.sql("UPDATE {t} SET label = 'silent' WHERE id IN (40, 50)")  # updated_at untouched
     orders.target("DELETE FROM {t} WHERE ID IN (60, 70)")
 
-    found = _verify(options)
+    found = _verify(options, **ranges)
     assert (found["status"], found["missing"], found["deleted"], found["changed"]) == ("drift", 2, 3, 2)
     assert sorted(found["samples"]["deleted"]) == [["10"], ["20"], ["30"]]
+    assert found["source_ranges"] == (3 if ranges else 1)
 
-    repaired = _verify(options, repair=True)
+    repaired = _verify(options, repair=True, **ranges)
     assert repaired["status"] == "repaired" and repaired["remaining"] == 0
     assert repaired["rows_read_by_copy"] == 4  # only the missing and changed keys are re-read
     assert repaired["repaired_deleted"] == 3
@@ -71,13 +78,13 @@ def test_deletes_silent_updates_and_target_damage_are_found_and_repaired_soft(or
     assert 10 not in _target_ids(orders)
     assert orders.target("SELECT LABEL FROM {t} WHERE ID = 40") == [("silent",)]
     assert {60, 70} <= set(_target_ids(orders))
-    assert _verify(options)["status"] == "exact"
+    assert _verify(options, **ranges)["status"] == "exact"
 
     # A key that comes back clears its mark.
     orders.sql("INSERT INTO {t} VALUES (10, 'back', 1, now())")
     assert replicate(options)["status"] == "succeeded"
     assert 10 in _target_ids(orders)
-    assert _verify(options)["status"] == "exact"
+    assert _verify(options, **ranges)["status"] == "exact"
 
 
 def test_hard_deletes_remove_the_rows(orders: Source) -> None:

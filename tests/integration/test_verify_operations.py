@@ -120,7 +120,13 @@ class _WritersBetweenLevels:
             assert self._done.wait(timeout=60), "the writers never finished"
 
 
-def test_concurrent_writers_during_a_verify_cause_no_false_drift(orders: Source) -> None:
+# One range on the snapshot's connection; three read at once, each on a connection that imports the
+# snapshot when its level starts (after the writers of the level before have committed).
+RANGES = {"one range": {}, "three ranges": {"EXTRACT_STREAMS": "3", "EXTRACT_SLICE_MIN_BYTES": "0"}}
+
+
+@pytest.mark.parametrize("ranges", RANGES.values(), ids=RANGES.keys())
+def test_concurrent_writers_during_a_verify_cause_no_false_drift(orders: Source, ranges: dict[str, str]) -> None:
     options = _incremental(orders)
     _run(options)
     orders.sql("DELETE FROM {t} WHERE id = 7")  # real drift, before the verify's snapshot
@@ -155,7 +161,8 @@ def test_concurrent_writers_during_a_verify_cause_no_false_drift(orders: Source)
 
     releaser = threading.Thread(target=run_writers_then_release)
     releaser.start()
-    report = verify_table(options, make_runtime(), progress=_WritersBetweenLevels(writers_go, writers_done)).to_dict()
+    runtime = make_runtime(**ranges)
+    report = verify_table(options, runtime, progress=_WritersBetweenLevels(writers_go, writers_done)).to_dict()
     releaser.join(timeout=120)
 
     assert not failures
@@ -163,10 +170,11 @@ def test_concurrent_writers_during_a_verify_cause_no_false_drift(orders: Source)
     # Only the delete made before the verify started is drift: the verify reads one snapshot.
     assert (report["status"], report["deleted"], report["missing"], report["changed"]) == ("drift", 1, 0, 0)
     assert report["samples"]["deleted"] == [["7"]]
+    assert report["source_ranges"] == (3 if ranges else 1)
 
     # The next verify sees the writes: the new and moved rows are newer than the watermark (pending),
     # the deletes and the silent update are drift.
-    after = verify_table(options, make_runtime()).to_dict()
+    after = verify_table(options, make_runtime(**ranges)).to_dict()
     assert (after["pending"], after["deleted"], after["changed"], after["missing"]) == (100 + 51, 1 + 61, 1, 0)
 
 

@@ -85,6 +85,7 @@ class Snapshot:
         self._connection = connection
         self._cursor = connection.cursor()
         self._connect_bulk = connect_bulk
+        self._exporting = threading.Lock()
         self.read_only = True
         self.role_read_only = role_read_only
 
@@ -186,20 +187,14 @@ class Snapshot:
     def block_range_predicate(self, first: int | None, end: int | None) -> str:
         return postgres_slices.block_range_predicate(first, end)
 
-    @contextlib.contextmanager
-    def copy_batches(self, select_sql: str, *, batch_bytes: int) -> Iterator[Iterator[pa.RecordBatch]]:
-        """Stream the rows of `select_sql` as Arrow record batches, in this snapshot.
-
-        The ADBC driver runs `COPY (select_sql) TO STDOUT (FORMAT binary)` on a second
-        connection that imports this transaction's snapshot (`pg_export_snapshot`), and decodes
-        the binary rows into Arrow in C++. A thread reads up to two batches ahead, so the decoding
-        overlaps the caller's work and memory stays bounded.
-        """
-        row = self.query_one("SELECT pg_export_snapshot()")
+    def _import_snapshot(self) -> tuple[BulkConnection, Any]:
+        """A second connection in this snapshot (`pg_export_snapshot`), checked read-only, with
+        the session settings of every source session; the caller closes both."""
+        with self._exporting:  # ranges read at once open their connections from several threads
+            row = self.query_one("SELECT pg_export_snapshot()")
         assert row is not None
         bulk = self._connect_bulk()
         cursor = bulk.cursor()
-        statement = cursor.adbc_statement
         try:
             for sql in (
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -210,6 +205,39 @@ class Snapshot:
             cursor.execute(_TRANSACTION_READ_ONLY)
             setting = cursor.fetchone()
             _require_read_only(setting[0] if setting else None, "bulk")
+        except BaseException as exc:
+            cursor.close()
+            bulk.close()
+            if isinstance(exc, adbc_driver_manager.Error):
+                raise _extract_error(exc) from exc
+            raise
+        return bulk, cursor
+
+    def query_alongside(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of `sql`, read in this snapshot on a connection of its own, so that several such
+        queries (block ranges of one table) run at once, each on its own backend."""
+        bulk, cursor = self._import_snapshot()
+        try:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+        except adbc_driver_manager.Error as exc:
+            raise _extract_error(exc) from exc
+        finally:
+            cursor.close()
+            bulk.close()
+
+    @contextlib.contextmanager
+    def copy_batches(self, select_sql: str, *, batch_bytes: int) -> Iterator[Iterator[pa.RecordBatch]]:
+        """Stream the rows of `select_sql` as Arrow record batches, in this snapshot.
+
+        The ADBC driver runs `COPY (select_sql) TO STDOUT (FORMAT binary)` on a second
+        connection that imports this transaction's snapshot (`pg_export_snapshot`), and decodes
+        the binary rows into Arrow in C++. A thread reads up to two batches ahead, so the decoding
+        overlaps the caller's work and memory stays bounded.
+        """
+        bulk, cursor = self._import_snapshot()
+        statement = cursor.adbc_statement
+        try:
             statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
             statement.set_sql_query(select_sql)
             handle, _ = statement.execute_query()

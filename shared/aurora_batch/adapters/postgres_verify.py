@@ -30,7 +30,16 @@ class PostgresDigests:
 
     def _where(self, scope: DigestScope, extra: Sequence[str]) -> str:
         predicates = [*([scope.where] if scope.where else []), *extra]
+        if scope.block_range is not None:
+            predicates.append(self._snapshot.block_range_predicate(*scope.block_range))
         return (" WHERE " + " AND ".join(f"({p})" for p in predicates)) if predicates else ""
+
+    def _rows(self, scope: DigestScope, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of `sql`: on the snapshot's connection, or, for a block range, on a connection
+        of its own in the same snapshot (ranges are read at once, each on its own backend)."""
+        if scope.block_range is None:
+            return self._snapshot.query(sql)
+        return self._snapshot.query_alongside(sql)
 
     def _pending_sql(self, scope: DigestScope) -> str:
         if scope.pending_column is None:
@@ -51,13 +60,17 @@ class PostgresDigests:
             if within is not None:
                 chunk = [int(p) for p in parents[start : start + _IN_LIST_CHUNK] if p is not None]
                 extra.append(f"{bucket_sql('h.k', within[0])} IN ({_in_list(chunk)})")
-            sums = "sum(h.k), sum(h.r)"  # numeric: exact whatever the row count
-            rows = self._snapshot.query(
+            sums = "sum(h.k)::text, sum(h.r)::text"  # numeric: exact whatever the row count
+            # OFFSET 0 keeps the hashes in the subquery: the planner cannot tell there are at most
+            # `modulus` buckets (it assumes one per row), and would otherwise sort every row at its full
+            # width, spilling the table to temp files, instead of hashing into the buckets in memory.
+            rows = self._rows(
+                scope,
                 # SQL from quote_pg identifiers, integer literals (bandit B608)
                 f"SELECT {bucket_sql('h.k', modulus)} AS bucket, count(*), {sums} FROM ("  # noqa: S608  # nosec B608
                 f"SELECT {key_hash} AS k, {row_hash_sql(scope.row_columns)} AS r "
-                f"FROM {scope.ref.pg_sql}{self._where(scope, ())}) AS h"
-                f"{' WHERE ' + extra[0] if extra else ''} GROUP BY 1"
+                f"FROM {scope.ref.pg_sql}{self._where(scope, ())} OFFSET 0) AS h"
+                f"{' WHERE ' + extra[0] if extra else ''} GROUP BY 1",
             )
             for bucket, count, key_sum, row_sum in rows:
                 found[int(bucket)] = BucketDigest(int(count), int(key_sum or 0), int(row_sum or 0))
@@ -67,13 +80,14 @@ class PostgresDigests:
         rows: list[DigestRow] = []
         for start in range(0, len(buckets), _IN_LIST_CHUNK):
             chunk = buckets[start : start + _IN_LIST_CHUNK]
-            found = self._snapshot.query(
+            found = self._rows(
+                scope,
                 # SQL from quote_pg identifiers, integer literals (bandit B608)
                 f"SELECT h.k, h.r, h.p, h.key_values FROM (SELECT {key_hash_sql(scope.keys)} AS k, "  # noqa: S608  # nosec B608
                 f"{row_hash_sql(scope.row_columns)} AS r, {self._pending_sql(scope)} AS p, "
                 f"ARRAY[{', '.join(f'{quote_pg(k)}::text' for k in scope.keys)}] AS key_values "
                 f"FROM {scope.ref.pg_sql}{self._where(scope, ())}) AS h "
-                f"WHERE {bucket_sql('h.k', modulus)} IN ({_in_list(chunk)})"
+                f"WHERE {bucket_sql('h.k', modulus)} IN ({_in_list(chunk)})",
             )
             rows.extend(DigestRow(int(k), int(r), tuple(values), bool(p)) for k, r, p, values in found)
         return rows

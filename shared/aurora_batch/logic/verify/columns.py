@@ -12,7 +12,14 @@ from dataclasses import replace
 import pyarrow as pa
 
 from aurora_batch.config import TableOptions
-from aurora_batch.digest import DELETED_AT_COLUMN, KEY_HASH_COLUMN, ROW_HASH_COLUMN, key_hash_sql, row_hash_sql
+from aurora_batch.digest import (
+    DELETED_AT_COLUMN,
+    HASH_SNOWFLAKE_TYPE,
+    KEY_HASH_COLUMN,
+    ROW_HASH_COLUMN,
+    key_hash_sql,
+    row_hash_sql,
+)
 from aurora_batch.logic.customize import BatchPipeline
 from aurora_batch.logic.extract import ExtractColumn
 from aurora_batch.model import SourceColumn
@@ -27,14 +34,20 @@ def _hidden(name: str, type_name: str, select_sql: str, *, nullable: bool) -> Ex
     return ExtractColumn(source=source, ctype=ctype, staged_name=name)
 
 
+def _hash(name: str, select_sql: str) -> ExtractColumn:
+    column = _hidden(name, "int8", select_sql, nullable=True)
+    ctype = replace(column.ctype, snowflake_type=HASH_SNOWFLAKE_TYPE, staged_type=HASH_SNOWFLAKE_TYPE)
+    return replace(column, ctype=ctype)
+
+
 def digest_columns(pipeline: BatchPipeline, options: TableOptions, keys: tuple[str, ...]) -> tuple[ExtractColumn, ...]:
     """The hidden columns of a table (none without `row_digest` or without a key)."""
     if not options.row_digest or not keys:
         return ()
     row_columns = [(c.source.name, c.source.type_name) for c in pipeline.source_columns]
     hidden = [
-        _hidden(KEY_HASH_COLUMN, "int8", key_hash_sql(keys), nullable=True),
-        _hidden(ROW_HASH_COLUMN, "int8", row_hash_sql(row_columns), nullable=True),
+        _hash(KEY_HASH_COLUMN, key_hash_sql(keys)),
+        _hash(ROW_HASH_COLUMN, row_hash_sql(row_columns)),
     ]
     if options.delete_mode == "soft":
         # Always NULL in the extract: a key loaded again (it came back) clears its deletion mark.

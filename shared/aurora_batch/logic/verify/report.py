@@ -37,6 +37,7 @@ class VerifyReport:
     delete_mode: str = "soft"
     source_rows: int = 0
     target_rows: int = 0
+    source_ranges: int = 1  # block ranges of the source digested at once (EXTRACT_STREAMS)
     levels: list[dict[str, int]] = field(default_factory=list)
     missing: int = 0
     deleted: int = 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aurora_batch.config import Settings, TableOptions
 from aurora_batch.digest import DELETED_AT_COLUMN, KEY_HASH_COLUMN, ROW_HASH_COLUMN
@@ -22,6 +24,7 @@ from aurora_batch.errors import AuroraBatchError, ConfigError, LockHeldError, So
 from aurora_batch.logic import load as sql
 from aurora_batch.logic.replicate.plan import TablePlan, staged_name
 from aurora_batch.logic.replicate.services import Services
+from aurora_batch.logic.replicate.slices import BlockRange, block_ranges
 from aurora_batch.logic.replicate.source_steps import SourceSteps
 from aurora_batch.logic.replicate.target_steps import TargetSteps
 from aurora_batch.logic.verify.compare import Comparison, classify, compare
@@ -40,19 +43,35 @@ from aurora_batch.ports import (
 from aurora_batch.watermark import lower_bound
 
 logger = logging.getLogger(__name__)
+_Read = TypeVar("_Read")
 
 
 class _ScopedSource:
-    """The source's digests bound to one scope (compare.DigestSide)."""
+    """The source's digests bound to one scope (compare.DigestSide). With several block ranges each
+    range is read at once on a connection of its own, in the same snapshot, and the results are
+    added up: the ranges partition the snapshot's rows, and a bucket's digest is a sum."""
 
-    def __init__(self, digests: SourceDigests, scope: DigestScope) -> None:
-        self._digests, self._scope = digests, scope
+    def __init__(self, digests: SourceDigests, scope: DigestScope, ranges: Sequence[BlockRange]) -> None:
+        self._digests = digests
+        self._scopes = [scope] if len(ranges) <= 1 else [replace(scope, block_range=r) for r in ranges]
 
     def bucket_digests(self, modulus: int, within: tuple[int, Sequence[int]] | None) -> dict[int, BucketDigest]:
-        return self._digests.bucket_digests(self._scope, modulus, within)
+        total: dict[int, BucketDigest] = {}
+        for found in self._each(lambda scope: self._digests.bucket_digests(scope, modulus, within)):
+            for bucket, digest in found.items():
+                total[bucket] = digest + total[bucket] if bucket in total else digest
+        return total
 
     def leaf_rows(self, modulus: int, buckets: Sequence[int]) -> list[DigestRow]:
-        return self._digests.leaf_rows(self._scope, modulus, buckets)
+        return [
+            row for rows in self._each(lambda scope: self._digests.leaf_rows(scope, modulus, buckets)) for row in rows
+        ]
+
+    def _each(self, read: Callable[[DigestScope], _Read]) -> list[_Read]:
+        if len(self._scopes) == 1:
+            return [read(self._scopes[0])]
+        with ThreadPoolExecutor(len(self._scopes), thread_name_prefix="verify-range") as pool:
+            return list(pool.map(read, self._scopes))
 
 
 def refuse_unverifiable(options: TableOptions) -> None:
@@ -133,7 +152,9 @@ class TableVerification(SourceSteps, TargetSteps):
             target = TargetDigests(
                 self._session_for_run(), plan.target, soft_deletes=self._has_column(plan, DELETED_AT_COLUMN)
             )
-            source = _ScopedSource(self._digests(snapshot), scope)
+            ranges = self._ranges(snapshot, plan)
+            self.result.source_ranges = len(ranges)
+            source = _ScopedSource(self._digests(snapshot), scope, ranges)
             with self._phase("compare"):
                 comparison = compare(
                     source, target, on_level=self._verify_progress.level, on_start=self._verify_progress.level_started
@@ -173,6 +194,11 @@ class TableVerification(SourceSteps, TargetSteps):
                     lookback_integer=self.options.lookback_integer,
                 )
         return DigestScope(plan.source.ref, plan.keys, row_columns, self.options.where, pending_column, pending_from)
+
+    def _ranges(self, snapshot: Snapshot, plan: TablePlan) -> list[BlockRange]:
+        """Block ranges digested at once: as many as the extract would stream (EXTRACT_STREAMS)."""
+        blocks, table_bytes = snapshot.table_blocks(plan.source.ref)
+        return block_ranges(blocks, table_bytes, self.settings.streams, self.settings.extract_slice_min_bytes)
 
     def _has_column(self, plan: TablePlan, name: str) -> bool:
         return any(c.name == name for c in plan.target.columns)
