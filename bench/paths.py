@@ -283,11 +283,12 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
 
     def run_streams() -> Outcome:
         """SliceSteps._stage_slices's loop: one stream per block range, each COPY on a connection that
-        imports the snapshot, each stream in a thread with its own observer and parts."""
+        imports the snapshot, each stream in a thread with its own observer and parts, each with its
+        share of the read and row group sizes (stream_budget)."""
         from concurrent.futures import ThreadPoolExecutor
         from contextlib import ExitStack
 
-        from aurora_batch.logic.replicate.slices import block_ranges
+        from aurora_batch.logic.replicate.slices import block_ranges, stream_budget
 
         with source.snapshot() as snapshot:
             table = snapshot.describe(job.ref)
@@ -295,13 +296,18 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
             plan = ExtractPlan(table, columns)
             blocks, size = snapshot.table_blocks(job.ref)
             ranges = block_ranges(blocks, size, job.streams, 0)
+            budget = stream_budget(batch_bytes, len(ranges), row_group_rows)
             total = StreamObserver(specs=aggregate_specs(columns, table.primary_key))
             streams = []
             with ExitStack() as copies:
                 for index, bounds in enumerate(ranges):
                     sliced = ExtractPlan(table, columns, (snapshot.block_range_predicate(*bounds),))
-                    raw = copies.enter_context(snapshot.copy_batches(sliced.select_sql(), batch_bytes=batch_bytes))
-                    stager = Stager(sinks, f"{run_path}/stream-{index:02d}", plan.schema, row_group_rows=row_group_rows)
+                    raw = copies.enter_context(
+                        snapshot.copy_batches(sliced.select_sql(), batch_bytes=budget.batch_bytes)
+                    )
+                    stager = Stager(
+                        sinks, f"{run_path}/stream-{index:02d}", plan.schema, row_group_rows=budget.row_group_rows
+                    )
                     streams.append((sliced, raw, StreamObserver(specs=total.specs), stager))
 
                 def read(stream: Any) -> None:

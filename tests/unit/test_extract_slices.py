@@ -12,7 +12,15 @@ import pyarrow as pa
 import pytest
 from aurora_batch.config import settings_from_env
 from aurora_batch.logic.observe import StreamObserver
-from aurora_batch.logic.replicate.slices import SliceSteps, block_ranges, position_orders_like_postgres
+from aurora_batch.logic.replicate.slices import (
+    MIN_STREAM_BATCH_BYTES,
+    MIN_STREAM_ROW_GROUP_ROWS,
+    SliceSteps,
+    StreamBudget,
+    block_ranges,
+    position_orders_like_postgres,
+    stream_budget,
+)
 from aurora_batch.logic.validate import AggregateSpec
 
 from tests.unit.test_config import BASE
@@ -63,6 +71,13 @@ def test_outside_lambda_the_streams_follow_the_machines_cpus(monkeypatch: pytest
     assert settings_from_env(BASE).streams == 6
     monkeypatch.setattr("os.cpu_count", lambda: None)
     assert settings_from_env(BASE).streams == 1
+
+
+def test_each_stream_reads_and_buffers_its_share_of_what_one_stream_would() -> None:
+    assert stream_budget(8 << 20, 1, 65536) == StreamBudget(8 << 20, 65536)
+    assert stream_budget(8 << 20, 2, 65536) == StreamBudget(4 << 20, 32768)
+    # Never below the floors, however many streams: tiny reads and row groups only add overhead.
+    assert stream_budget(8 << 20, 32, 65536) == StreamBudget(MIN_STREAM_BATCH_BYTES, MIN_STREAM_ROW_GROUP_ROWS)
 
 
 @pytest.mark.parametrize(

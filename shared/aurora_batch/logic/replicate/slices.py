@@ -3,8 +3,9 @@ snapshot (each bulk connection imports it), each staging its own parts.
 
 The block ranges partition the snapshot exactly: adjacent ranges share a bound, the first starts
 at block 0 and the last is open-ended, so a row in a block added after the table's size was read
-is still read once. Each stream holds what one stream holds (two record batches read ahead, one
-row group, the part being uploaded), so memory grows with N and is bounded by it.
+is still read once. A stream's largest buffers are the record batches it reads ahead and the row
+group it encodes; with N streams each gets 1/N of the sizes one stream would use (stream_budget),
+so N streams hold about what one holds, plus their fixed costs.
 
 A run that may stop early at a part boundary (a time limit) must resume from one position:
 - an incremental run stops every stream, then resumes after the earliest position any stopped
@@ -28,7 +29,7 @@ from aurora_batch.logic.extract import ExtractPlan, read_batches
 from aurora_batch.logic.observe import StreamObserver
 from aurora_batch.logic.replicate.plan import TablePlan
 from aurora_batch.logic.replicate.steps import RunSteps
-from aurora_batch.logic.stage import S3SinkFactory, Stager
+from aurora_batch.logic.stage import DEFAULT_ROW_GROUP_ROWS, S3SinkFactory, Stager
 from aurora_batch.model import Mode, StagedPart
 from aurora_batch.ports import Snapshot
 
@@ -36,6 +37,26 @@ BlockRange = tuple[int | None, int | None]
 WHOLE_TABLE: list[BlockRange] = [(None, None)]
 # How often the coordinating thread reports progress and renews the lease while the streams run.
 _WATCH_SECONDS = 0.5
+# Below these a stream's share stops shrinking: smaller reads and row groups only add overhead.
+MIN_STREAM_BATCH_BYTES = 1 << 20
+MIN_STREAM_ROW_GROUP_ROWS = 16 * 1024
+
+
+@dataclass(frozen=True)
+class StreamBudget:
+    """What one of N streams reads at a time and buffers per row group."""
+
+    batch_bytes: int
+    row_group_rows: int
+
+
+def stream_budget(batch_bytes: int, streams: int, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS) -> StreamBudget:
+    """Each of `streams` streams gets 1/N of the driver batch and of the row group one stream uses."""
+    share = max(1, streams)
+    return StreamBudget(
+        batch_bytes=max(MIN_STREAM_BATCH_BYTES, batch_bytes // share),
+        row_group_rows=max(MIN_STREAM_ROW_GROUP_ROWS, row_group_rows // share),
+    )
 
 
 def block_ranges(blocks: int, table_bytes: int, streams: int, min_bytes: int) -> list[BlockRange]:
@@ -100,8 +121,11 @@ class SliceSteps(RunSteps):
         """Stream each block range into its own parts, in parallel; returns the parts of all streams
         and whether every stream was read to its end."""
         may_stop = self._may_stop_early(extract)
+        budget = stream_budget(self.settings.extract_batch_bytes, len(ranges))
         streams = [
-            self._open_stream(snapshot, plan, extract, observer, first_index, index, bounds, may_stop)
+            self._open_stream(
+                snapshot, plan, extract, observer, first_index, index, bounds, may_stop, budget.row_group_rows
+            )
             for index, bounds in enumerate(ranges)
         ]
         self.report.extract_streams = len(streams)
@@ -112,9 +136,7 @@ class SliceSteps(RunSteps):
             with self._phase("extract"), ExitStack() as copies:
                 for stream in streams:  # each COPY's connection imports this snapshot
                     stream.raw = copies.enter_context(
-                        snapshot.copy_batches(
-                            stream.extract.select_sql(), batch_bytes=self.settings.extract_batch_bytes
-                        )
+                        snapshot.copy_batches(stream.extract.select_sql(), batch_bytes=budget.batch_bytes)
                     )
                 self._run_streams(plan, streams, observer, stop, may_stop)
             self.report.transform = plan.pipeline.hook_counts()
@@ -139,6 +161,7 @@ class SliceSteps(RunSteps):
         index: int,
         bounds: BlockRange,
         may_stop: bool,
+        row_group_rows: int,
     ) -> _Stream:
         predicates = (*extract.predicates, snapshot.block_range_predicate(*bounds))
         # Without a time limit no stream stops early, so none needs its rows in order.
@@ -150,6 +173,7 @@ class SliceSteps(RunSteps):
             file_format=self.settings.staging_format,
             part_target_bytes=self.settings.part_target_bytes,
             part_target_rows=self.settings.part_target_rows,
+            row_group_rows=row_group_rows,
             first_index=first_index,
         )
         return _Stream(sliced, replace(observer, rows=0, values={}, null_watermark_rows=0, clamped={}), stager)
