@@ -303,7 +303,9 @@ def _engine(job: Job, *, to_s3: bool) -> tuple[Run, Cleanup]:
                 for index, bounds in enumerate(ranges):
                     sliced = ExtractPlan(table, columns, (snapshot.block_range_predicate(*bounds),))
                     raw = copies.enter_context(
-                        snapshot.copy_batches(sliced.select_sql(), batch_bytes=budget.batch_bytes)
+                        snapshot.copy_batches(
+                            sliced.select_sql(), batch_bytes=budget.batch_bytes, read_ahead=budget.read_ahead
+                        )
                     )
                     stager = Stager(
                         sinks, f"{run_path}/stream-{index:02d}", plan.schema, row_group_rows=budget.row_group_rows

@@ -43,8 +43,11 @@ class Snapshot(Protocol):
 
     def describe(self, ref: TableRef) -> SourceTable: ...
 
-    def copy_batches(self, select_sql: str, *, batch_bytes: int) -> AbstractContextManager[Iterator[pa.RecordBatch]]:
-        """The rows of `select_sql`, read in this snapshot, as Arrow record batches."""
+    def copy_batches(
+        self, select_sql: str, *, batch_bytes: int, read_ahead: bool = True
+    ) -> AbstractContextManager[Iterator[pa.RecordBatch]]:
+        """The rows of `select_sql`, read in this snapshot, as Arrow record batches; `read_ahead`:
+        decoded in a thread of their own ahead of the caller, else in the caller's thread."""
         ...
 
     def column_range(self, ref: TableRef, column: str, where: str | None) -> ColumnRange:
@@ -153,6 +156,10 @@ class Staging(Protocol):
     def open_upload(self, key: str) -> PartSink: ...
 
     def list_objects(self, prefix: str) -> Iterator[StagedObject]: ...
+
+    def read_object(self, key: str) -> bytes:
+        """A small object's bytes (a slice manifest); a large one is refused, never read whole."""
+        ...
 
     def delete_keys(self, keys: list[str]) -> int: ...
 

@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from aurora_batch.config.events import MAX_SLICES
 from aurora_batch.errors import ConfigError, LeaseLostError
 from aurora_batch.orchestration.definition import render
 
 from tests.integration.test_loading import Source
-from tests.support.asl_runner import Execution, Hook, StateMachine
+from tests.support.asl_runner import MAX_STATE_BYTES, Execution, Hook, StateMachine
 from tests.support.lambda_fakes import FakeLambdaContext
 from tests.support.runs import make_runtime
 
@@ -34,6 +35,13 @@ FILL = (
 )
 
 NOW_FILL = FILL.replace("timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'", "now()")
+# Many slices of a wide table: its observations grow with the columns, its parts with the rows.
+MANY_SLICES = 16
+WIDE_ROWS = 2000
+WIDE_DDL = ", ".join(f"c{i:02d} numeric(12,2)" for i in range(60))
+WIDE_FILL = ", ".join(f"g * {i}.25" for i in range(60)) + " FROM generate_series(1, %s) g"
+# A slice's result in the state besides its manifest's key: field names and two counts.
+SLICE_RESULT_BYTES = 80
 
 
 def _table(stack: Any, schema: str, sf_schema: str, name: str, rows: int = ROWS) -> Source:
@@ -236,6 +244,8 @@ def test_a_forged_slice_or_a_wrong_run_is_refused_and_changes_nothing(
     refused: list[type[Exception]] = []
 
     def forge(state: str, document: Any) -> None:
+        if state == "Load":
+            forge_manifests(document)
         if state != "ExtractSlices":
             return
         plan = document["plan"]
@@ -259,9 +269,38 @@ def test_a_forged_slice_or_a_wrong_run_is_refused_and_changes_nothing(
         assert after[0].lease_owner == before[0].lease_owner == plan["run_id"]
         assert after[1] == before[1] == []
 
+    def forge_manifests(document: Any) -> None:
+        """Loads naming manifests other than each slice's own: refused before anything is loaded,
+        even where the object named is a well-formed manifest."""
+        plan, slices = document["plan"], document["slices"]
+        s3 = _s3(orders)
+        bucket = orders.stack.staging_bucket
+        outside = f"{orders.stack.staging_prefix}/{orders.schema}.elsewhere/{plan['run_id']}/manifests/slice-0000.json"
+        copied = s3.get_object(Bucket=bucket, Key=slices[0]["manifest"])["Body"].read()
+        s3.put_object(Bucket=bucket, Key=outside, Body=copied)
+        before = (_state(orders), orders.staged_keys())
+        part = next(k for k in before[1] if "/slice-0000/" in k)
+        load = {"action": "load", "table": plan["table"], "run_id": plan["run_id"], "run_prefix": plan["run_prefix"]}
+        for first in (
+            {**slices[0], "manifest": slices[1]["manifest"]},  # another slice's manifest
+            {**slices[0], "manifest": outside},  # a copy of its own, outside the run
+            {**slices[0], "manifest": part},  # another object of the run
+            {**slices[0], "parts": slices[0]["parts"] + 1},  # counts its manifest does not list
+        ):
+            with pytest.raises(ConfigError) as raised:
+                replication_handler.lambda_handler({**load, "slices": [first, *slices[1:]]}, FakeLambdaContext())
+            assert raised.value.fields["field"] == "manifest"
+            refused.append(raised.type)
+        s3.delete_object(Bucket=bucket, Key=outside)
+        after = (_state(orders), orders.staged_keys())
+        assert after[0].checkpoint == before[0].checkpoint and after[0].watermark == before[0].watermark
+        assert after[0].lease_owner == before[0].lease_owner == plan["run_id"]
+        assert after[1] == before[1]
+
     execution = machine(forge).execute(_input(orders))
 
-    assert refused == [ConfigError, ConfigError, ConfigError, LeaseLostError, ConfigError, LeaseLostError]
+    assert refused[:6] == [ConfigError, ConfigError, ConfigError, LeaseLostError, ConfigError, LeaseLostError]
+    assert refused[6:] == [ConfigError] * 4
     _succeeded(execution)
     assert_exact(orders)
     assert _state(orders).watermark is not None
@@ -280,6 +319,12 @@ def test_a_table_locked_by_another_run_is_skipped(
     assert execution.entered("ExtractSlices") == []
     assert _state(orders).lease_owner == lease.owner
     assert _state(orders).lease_expires_at == lease.expires_at  # a locked plan does not touch it
+
+
+def _s3(source: Source) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=source.stack.moto_endpoint, region_name="us-east-1")
 
 
 def _find(document: Any, key: str) -> Any:
@@ -301,8 +346,6 @@ def test_a_retried_load_replaces_the_catch_up_files_of_the_earlier_try(
 ) -> None:
     """A load that failed after its catch-up staged (a Lambda service error, then Retry) leaves
     catch-up files under the run's prefix; the retry stages the catch-up again and loads exactly."""
-    import boto3
-
     _configure(monkeypatch, replication_handler, orders, mode="incremental", incremental_column="updated_at")
     left_over: list[str] = []
 
@@ -310,8 +353,7 @@ def test_a_retried_load_replaces_the_catch_up_files_of_the_earlier_try(
         if state == "Load":
             run_prefix = _find(document, "run_prefix")
             key = f"{orders.stack.staging_prefix}/{run_prefix}/catch-up/part-00000.parquet"
-            s3 = boto3.client("s3", endpoint_url=orders.stack.moto_endpoint, region_name="us-east-1")
-            s3.put_object(Bucket=orders.stack.staging_bucket, Key=key, Body=b"from the earlier try")
+            _s3(orders).put_object(Bucket=orders.stack.staging_bucket, Key=key, Body=b"from the earlier try")
             left_over.append(key)
 
     execution = machine(earlier_try).execute(_input(orders))
@@ -320,3 +362,49 @@ def test_a_retried_load_replaces_the_catch_up_files_of_the_earlier_try(
     assert len(left_over) == 1
     assert left_over[0] not in orders.staged_keys()
     assert_exact(orders)
+
+
+def test_the_state_carries_manifest_keys_only_however_many_parts_and_columns(
+    machine: Callable[..., StateMachine], replication_handler: Any, orders: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A narrow table in one part per slice and a wide one in many: what Load receives per slice is
+    its manifest's key and a few fixed fields; the parts and observations stay in the manifests."""
+    wide = Source(orders.stack, orders.schema, orders.sf_schema, "wide")
+    wide.sql(f"CREATE TABLE {{t}} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, {WIDE_DDL})")
+    wide.sql(f"INSERT INTO {{t}} SELECT g, timestamptz '2024-01-01' + g * interval '1 second', {WIDE_FILL}", WIDE_ROWS)
+    monkeypatch.setenv("MAP_SLICES", str(MANY_SLICES))
+    monkeypatch.setenv("PART_TARGET_ROWS", "20")
+    options = {"mode": "incremental", "incremental_column": "updated_at"}
+    tables = {f"{s.schema}.{s.table}": {"target_schema": s.sf_schema, **options} for s in (orders, wide)}
+    tables[f"{wide.schema}.wide"]["batch_size"] = 20  # parts close on a batch: many parts per slice
+    monkeypatch.setenv("TABLES", json.dumps(tables))
+    replication_handler.runtime.cache_clear()
+    received: dict[str, list[dict[str, Any]]] = {}
+    manifests: dict[str, list[dict[str, Any]]] = {}
+
+    def record(state: str, document: Any) -> None:
+        if state == "Load":
+            name, s3 = document["plan"]["table"]["table_name"], _s3(orders)
+            received[name] = document["slices"]
+            manifests[name] = [
+                json.loads(s3.get_object(Bucket=orders.stack.staging_bucket, Key=r["manifest"])["Body"].read())
+                for r in document["slices"]
+            ]
+
+    execution = machine(record).execute(_input(orders, wide))
+
+    _succeeded(execution)
+    assert_exact(orders)
+    assert wide.target("SELECT COUNT(*) FROM {t}")[0][0] == WIDE_ROWS
+    for name in ("orders", "wide"):
+        assert len(received[name]) == MANY_SLICES
+        for result in received[name]:
+            assert len(json.dumps(result)) <= len(result["manifest"]) + SLICE_RESULT_BYTES
+    assert all(len(m["parts"]) == 1 for m in manifests["orders"])
+    parts = [len(m["parts"]) for m in manifests["wide"]]
+    assert parts == [r["parts"] for r in received["wide"]] and min(parts) >= 3
+    # What the state would have carried: the wide table's manifests, many times the results' size.
+    assert len(json.dumps(manifests["wide"])) > 20 * len(json.dumps(received["wide"]))
+    longest = max(len(r["manifest"]) for r in received["wide"])
+    assert MAX_SLICES * (longest + SLICE_RESULT_BYTES) < MAX_STATE_BYTES // 2
+    assert orders.staged_keys() == [] and wide.staged_keys() == []  # the commit deleted the manifests too

@@ -80,23 +80,48 @@ def test_the_stream_sees_the_snapshot_not_rows_committed_after_it(stack: Any, nu
     assert streamed == 50000
 
 
-def test_stopping_early_cancels_the_copy_and_closes_the_connection(stack: Any, numbers: str) -> None:
+def test_a_query_alongside_runs_on_its_own_connection_in_the_same_snapshot(stack: Any, numbers: str) -> None:
+    ref = TableRef(numbers, "numbers")
     with _source(stack).snapshot() as snapshot:
-        with snapshot.copy_batches(f'SELECT * FROM "{numbers}".numbers', batch_bytes=1 << 20) as raw:
+        with stack.pg_connect() as writer, writer.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {ref.pg_sql} WHERE id <= 10")
+        alongside = snapshot.query_alongside(f"SELECT count(*), pg_backend_pid() FROM {ref.pg_sql}")
+        own = snapshot.query_one("SELECT pg_backend_pid()")
+
+    assert alongside[0][0] == 50000  # the snapshot's rows, not the table's now
+    assert own is not None and alongside[0][1] != own[0]
+
+
+# Read ahead in a thread of its own (one stream), or in the caller's thread (parallel streams).
+READ_AHEAD = pytest.mark.parametrize("read_ahead", [True, False], ids=["read ahead", "inline"])
+
+
+@READ_AHEAD
+def test_stopping_early_cancels_the_copy_and_closes_the_connection(stack: Any, numbers: str, read_ahead: bool) -> None:
+    with _source(stack).snapshot() as snapshot:
+        select = f'SELECT * FROM "{numbers}".numbers'
+        with snapshot.copy_batches(select, batch_bytes=1 << 20, read_ahead=read_ahead) as raw:
             next(raw)
         after = _activity(stack)
 
     assert [query for _, query in after if query.startswith("COPY")] == []
 
 
-def _count_rows(source: PostgresSource, select_sql: str) -> int:
-    with source.snapshot() as snapshot, snapshot.copy_batches(select_sql, batch_bytes=1 << 20) as raw:
+def _count_rows(source: PostgresSource, select_sql: str, *, read_ahead: bool = True) -> int:
+    with (
+        source.snapshot() as snapshot,
+        snapshot.copy_batches(select_sql, batch_bytes=1 << 20, read_ahead=read_ahead) as raw,
+    ):
         return sum(batch.num_rows for batch in raw)
 
 
-def test_a_query_postgresql_rejects_mid_stream_is_permanent_and_keeps_the_sqlstate(stack: Any, numbers: str) -> None:
+@READ_AHEAD
+def test_a_query_postgresql_rejects_mid_stream_is_permanent_and_keeps_the_sqlstate(
+    stack: Any, numbers: str, read_ahead: bool
+) -> None:
+    select = f'SELECT id, 1 / (id - 40000) FROM "{numbers}".numbers ORDER BY id'
     with pytest.raises(SourceQueryError) as raised:
-        _count_rows(_source(stack), f'SELECT id, 1 / (id - 40000) FROM "{numbers}".numbers ORDER BY id')
+        _count_rows(_source(stack), select, read_ahead=read_ahead)
 
     assert raised.value.fields["sqlstate"] == "22012"
     assert "division by zero" in str(raised.value)

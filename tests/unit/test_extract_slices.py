@@ -74,10 +74,12 @@ def test_outside_lambda_the_streams_follow_the_machines_cpus(monkeypatch: pytest
 
 
 def test_each_stream_reads_and_buffers_its_share_of_what_one_stream_would() -> None:
-    assert stream_budget(8 << 20, 1, 65536) == StreamBudget(8 << 20, 65536)
-    assert stream_budget(8 << 20, 2, 65536) == StreamBudget(4 << 20, 32768)
+    assert stream_budget(8 << 20, 1, 65536) == StreamBudget(8 << 20, 65536, read_ahead=True)
+    # Several streams overlap one another's decoding: none needs a read-ahead thread of its own.
+    assert stream_budget(8 << 20, 2, 65536) == StreamBudget(4 << 20, 32768, read_ahead=False)
     # Never below the floors, however many streams: tiny reads and row groups only add overhead.
-    assert stream_budget(8 << 20, 32, 65536) == StreamBudget(MIN_STREAM_BATCH_BYTES, MIN_STREAM_ROW_GROUP_ROWS)
+    floors = StreamBudget(MIN_STREAM_BATCH_BYTES, MIN_STREAM_ROW_GROUP_ROWS, read_ahead=False)
+    assert stream_budget(8 << 20, 32, 65536) == floors
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aurora_batch.config.events import OrchestrationEvent, orchestration_event
+from aurora_batch.config.events import (
+    MAX_KEY_LENGTH,
+    MAX_PARTS_PER_SLICE,
+    MAX_SLICES,
+    OrchestrationEvent,
+    orchestration_event,
+)
 from aurora_batch.errors import ConfigError
 from aurora_batch.orchestration.definition import render, render_template
 
+from tests.support.asl_runner import MAX_STATE_BYTES, StateMachine
 from tools.render_state_machine import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +32,8 @@ RUN = {
     "slices": [{"index": 0, "first_block": None, "end_block": 10}, {"index": 1, "first_block": 10, "end_block": None}],
     "status": "planned",
 }
+# A slice's result besides its manifest's key: the field names and two counts of at most 13 digits.
+PER_SLICE_FIELDS_BYTES = 80
 
 
 def _states() -> dict[str, Any]:
@@ -87,11 +96,13 @@ def test_payloads_the_definition_passes_match_the_event_contract() -> None:
     parsed = orchestration_event(item)
     assert parsed.slice is not None and parsed.slice.first_block == 10
     # The slice's answer, through its ResultSelector, is what Load passes on.
-    answer = {"Payload": {"slice": 1, "parts": [[0, "k", "public.orders/run-1/slice-0001/p0", 1, 2]], "observed": {}}}
+    manifest = "staging/public.orders/run-1/manifests/slice-0001.json"
+    answer = {"Payload": {"slice": 1, "manifest": manifest, "parts": 3, "rows": 7}, "StatusCode": 200}
     selected = _payload(task["ResultSelector"], answer, {})
+    assert selected == answer["Payload"]
     loaded = {**after_plan, "slices": [selected]}
     load = orchestration_event(_payload(states["Load"]["Parameters"]["Payload"], loaded, {}))
-    assert load.slices is not None and load.slices[0].parts[0][2].endswith("/p0")
+    assert load.slices is not None and (load.slices[0].manifest, load.slices[0].parts) == (manifest, 3)
     commit = orchestration_event(_payload(states["Commit"]["Parameters"]["Payload"], after_plan, {}))
     assert commit.action == "commit" and commit.run_id == "run-1"
     failed = {**after_plan, "error": {"Error": "RunFailedError", "Cause": "{}"}}
@@ -113,6 +124,64 @@ def test_payloads_the_definition_passes_match_the_event_contract() -> None:
 def test_an_action_outside_its_contract_is_refused(event: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         orchestration_event(event)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"slice": 0, "manifest": "m", "parts": 1, "rows": 1, "observed": {}},
+        {"slice": 0, "manifest": "m", "parts": [[0, "k", "p", 1, 2]], "rows": 1},
+        {"slice": 0, "manifest": "m", "parts": -1, "rows": 1},
+        {"slice": 0, "manifest": "m", "parts": 1, "rows": -1},
+        {"slice": 0, "manifest": "m", "parts": "1", "rows": 1},
+        {"slice": 0, "manifest": "m", "parts": 1, "rows": True},
+        {"slice": 0, "manifest": "m", "parts": MAX_PARTS_PER_SLICE + 1, "rows": 1},
+        {"slice": 0, "manifest": "", "parts": 1, "rows": 1},
+        {"slice": 0, "manifest": "k" * (MAX_KEY_LENGTH + 1), "parts": 1, "rows": 1},
+        {"slice": 0, "manifest": 7, "parts": 1, "rows": 1},
+        {"slice": 0, "parts": 1, "rows": 1},
+        {"slice": MAX_SLICES, "manifest": "m", "parts": 1, "rows": 1},
+    ],
+)
+def test_a_slice_result_outside_its_shape_is_refused_naming_the_field(result: dict[str, Any]) -> None:
+    event = {"action": "load", "table": "public.orders", "run_id": "r", "run_prefix": "p", "slices": [result]}
+    with pytest.raises(ConfigError) as refused:
+        orchestration_event(event)
+    assert "slices" in str(refused.value)
+
+
+def test_the_slices_load_receives_stay_small_however_many_parts_and_columns() -> None:
+    """MAX_SLICES slices, each claiming the most parts: Load's input is a fixed size per slice (the
+    parts and observations stay in the manifests), far below the 256 KiB a state may hold."""
+    run_id = "20240101T000000Z-0123abcd"
+    run_prefix = f"public.orders/{run_id}"
+    table = {"schema_name": "public", "table_name": "orders"}
+    loads: list[dict[str, Any]] = []
+
+    def function(payload: dict[str, Any]) -> dict[str, Any]:
+        action = payload["action"]
+        if action == "plan":
+            slices = [{"index": i, "first_block": i, "end_block": i + 1} for i in range(MAX_SLICES)]
+            return {"status": "planned", "table": table, "run_id": run_id, "run_prefix": run_prefix, "slices": slices}
+        if action == "extract_slice":
+            index = payload["slice"]["index"]
+            key = f"staging/{run_prefix}/manifests/slice-{index:04d}.json"
+            return {"slice": index, "manifest": key, "parts": MAX_PARTS_PER_SLICE, "rows": 10**12}
+        if action == "load":
+            loads.append(payload)
+            return {"status": "loaded"}
+        return {"status": "succeeded", "table": table, "run_id": run_id}
+
+    definition = render(FUNCTION, table_concurrency=2, slice_concurrency=3)
+    execution = StateMachine(definition, {FUNCTION: function}).execute({"tables": [table]})
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    (load,) = loads
+    assert orchestration_event(load).slices is not None
+    received = len(json.dumps(load["slices"]).encode())
+    key_bytes = len(f"staging/{run_prefix}/manifests/slice-0000.json")
+    assert received <= MAX_SLICES * (key_bytes + PER_SLICE_FIELDS_BYTES)
+    assert received < MAX_STATE_BYTES // 4
 
 
 def test_only_the_internal_actions_exist() -> None:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +30,8 @@ from adbc_driver_manager._reader import AdbcRecordBatchReader
 
 from aurora_batch.adapters import postgres_slices
 from aurora_batch.adapters.postgres_catalog import describe_table
-from aurora_batch.errors import ExtractError, SourceConnectionError, SourceNotReadOnlyError, SourceQueryError
+from aurora_batch.adapters.postgres_read_ahead import ReadAhead, ReadInline, extract_error
+from aurora_batch.errors import SourceConnectionError, SourceNotReadOnlyError
 from aurora_batch.model import SourceColumn, SourceTable, TableRef, quote_pg
 from aurora_batch.ports import ColumnRange
 
@@ -43,15 +43,6 @@ Connection = psycopg2.extensions.connection
 ConnectFactory = Callable[[], Connection]
 BulkConnection = adbc_driver_manager.dbapi.Connection
 BulkConnectFactory = Callable[[], BulkConnection]
-
-# Batches read ahead of the consumer. With the driver's batch size (EXTRACT_BATCH_BYTES) this
-# bounds the extract's memory whatever the table's size.
-_READ_AHEAD_BATCHES = 2
-
-# SQLSTATE classes of errors in the query itself, not in the connection or the server's state:
-# 22 data exception, 25 invalid transaction state (a write in a read-only transaction), 42 syntax
-# error or access rule violation, 0A feature not supported.
-_PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "25", "42", "0A"})
 
 _SESSION_SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
@@ -108,7 +99,7 @@ class Snapshot:
             self._cursor.execute(sql, params or None)
         except psycopg2.Error as exc:
             # A query the server rejects (a `where` naming a missing column) is permanent.
-            raise _extract_error(exc) from exc
+            raise extract_error(exc) from exc
 
     def mogrify(self, sql: str, params: tuple[Any, ...]) -> str:
         return self._cursor.mogrify(sql, params).decode()
@@ -209,7 +200,7 @@ class Snapshot:
             cursor.close()
             bulk.close()
             if isinstance(exc, adbc_driver_manager.Error):
-                raise _extract_error(exc) from exc
+                raise extract_error(exc) from exc
             raise
         return bulk, cursor
 
@@ -221,19 +212,22 @@ class Snapshot:
             cursor.execute(sql)
             return [tuple(row) for row in cursor.fetchall()]
         except adbc_driver_manager.Error as exc:
-            raise _extract_error(exc) from exc
+            raise extract_error(exc) from exc
         finally:
             cursor.close()
             bulk.close()
 
     @contextlib.contextmanager
-    def copy_batches(self, select_sql: str, *, batch_bytes: int) -> Iterator[Iterator[pa.RecordBatch]]:
+    def copy_batches(
+        self, select_sql: str, *, batch_bytes: int, read_ahead: bool = True
+    ) -> Iterator[Iterator[pa.RecordBatch]]:
         """Stream the rows of `select_sql` as Arrow record batches, in this snapshot.
 
         The ADBC driver runs `COPY (select_sql) TO STDOUT (FORMAT binary)` on a second
         connection that imports this transaction's snapshot (`pg_export_snapshot`), and decodes
-        the binary rows into Arrow in C++. A thread reads up to two batches ahead, so the decoding
-        overlaps the caller's work and memory stays bounded.
+        the binary rows into Arrow in C++. With `read_ahead` a thread reads up to two batches ahead,
+        so the decoding overlaps the caller's work and memory stays bounded; without it the caller
+        decodes each batch as it asks for it (parallel streams already overlap one another).
         """
         bulk, cursor = self._import_snapshot()
         statement = cursor.adbc_statement
@@ -247,83 +241,18 @@ class Snapshot:
             cursor.close()
             bulk.close()
             if isinstance(exc, adbc_driver_manager.Error):
-                raise _extract_error(exc) from exc
+                raise extract_error(exc) from exc
             raise
-        read_ahead = _ReadAhead(reader)
+        stream = ReadAhead(reader) if read_ahead else ReadInline(reader)
         try:
-            yield read_ahead.batches()
+            yield stream.batches()
         finally:
-            read_ahead.stop(cancel=statement.cancel)
+            stream.stop(cancel=statement.cancel)
             reader.close()
             cursor.close()
             bulk.close()
-        if read_ahead.failure is not None:
-            raise _extract_error(read_ahead.failure) from read_ahead.failure
-
-
-class _ReadAhead:
-    """Reads a record batch stream in a thread, a bounded number of batches ahead."""
-
-    _END = object()
-
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=_READ_AHEAD_BATCHES)
-        self._stopped = threading.Event()
-        self.failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._pump, name="pg-copy-out", daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        try:
-            while not self._stopped.is_set():
-                try:
-                    batch = self._reader.read_next_batch()
-                except StopIteration:
-                    break
-                self._put(batch)
-        except BaseException as exc:  # handed to the consumer
-            if not self._stopped.is_set():
-                self.failure = exc
-        finally:
-            self._put(self._END)
-
-    def _put(self, item: object) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                if self.failure is not None:
-                    raise _extract_error(self.failure) from self.failure
-                return
-            yield item
-
-    def stop(self, cancel: Callable[[], None]) -> None:
-        """Stop reading. A stream still running is cancelled server-side."""
-        if self._thread.is_alive():
-            self._stopped.set()
-            with contextlib.suppress(adbc_driver_manager.Error):
-                cancel()
-            self._thread.join()
-            # The consumer stopped early: rows it did not ask for cannot fail it.
-            self.failure = None
-
-
-def _extract_error(exc: BaseException) -> ExtractError | SourceQueryError:
-    """A permanent error when PostgreSQL rejected the query itself, else a retryable one."""
-    # ADBC names the code `sqlstate`, psycopg2 `pgcode`.
-    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-    message = str(exc).split("\n", 1)[0].strip() or type(exc).__name__
-    if isinstance(sqlstate, str) and sqlstate[:2] in _PERMANENT_SQLSTATE_CLASSES:
-        return SourceQueryError(f"PostgreSQL rejected the extract query: {message}", sqlstate=sqlstate)
-    return ExtractError(f"COPY failed: {message}", sqlstate=sqlstate)
+        if stream.failure is not None:
+            raise extract_error(stream.failure) from stream.failure
 
 
 def _root_cert_file(pem: str) -> str:

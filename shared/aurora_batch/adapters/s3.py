@@ -1,4 +1,4 @@
-"""S3 adapter (boto3): streaming multipart uploads of staged parts, listing and deletion.
+"""S3 adapter (boto3): streaming multipart uploads of staged parts, listing, small reads and deletion.
 
 The only module besides the other adapters that touches boto3's S3 client; the client
 is injected so tests and the local stack can point it at moto.
@@ -20,6 +20,8 @@ from aurora_batch.ports import PendingUpload, StagedObject
 
 MIN_PART_BYTES = 8 << 20  # S3 requires >= 5 MiB for every part but the last
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+# read_object reads small documents (slice manifests) into memory; a part is never read back.
+MAX_READ_BYTES = 16 << 20
 
 
 class MultipartUpload(io.RawIOBase):
@@ -132,6 +134,26 @@ class S3Staging:
                     yield StagedObject(item["Key"], int(item["Size"]), item["LastModified"])
         except Exception as exc:
             raise StagingError("cannot list staged objects", bucket=self.bucket, prefix=prefix) from exc
+
+    def read_object(self, key: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        """The object's bytes; one larger than `max_bytes` is refused before its body is read."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            with contextlib.closing(answer["Body"]) as body:
+                size = int(answer.get("ContentLength", 0))
+                # At most one byte past the limit, whatever the length claimed.
+                data: bytes = body.read(max_bytes + 1) if size <= max_bytes else b""
+        except Exception as exc:
+            raise StagingError("cannot read a staged object", bucket=self.bucket, key=key) from exc
+        if size > max_bytes or len(data) > max_bytes:
+            raise StagingError(
+                f"the staged object is larger than the {max_bytes} bytes a read may take",
+                bucket=self.bucket,
+                key=key,
+                size=max(size, len(data)),
+                limit=max_bytes,
+            )
+        return data
 
     def delete_keys(self, keys: list[str]) -> int:
         """Delete in batches of 1000; returns how many were deleted."""

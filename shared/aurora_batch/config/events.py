@@ -164,6 +164,7 @@ ORCHESTRATION_ACTIONS = ("plan", "extract_slice", "load", "commit", "release")
 MAX_SLICES = 256
 MAX_PARTS_PER_SLICE = 10_000
 MAX_ERROR_LENGTH = 2_000
+MAX_KEY_LENGTH = 1_024  # S3's longest object key
 
 
 class SliceSpec(BaseModel):
@@ -176,15 +177,30 @@ class SliceSpec(BaseModel):
     end_block: int | None = Field(default=None, ge=0)
 
 
-class SliceResult(BaseModel):
+class SliceManifest(BaseModel):
     """What one extract_slice staged: its parts `[index, key, stage_path, rows, bytes]` and what it
-    observed. A claim only: the load checks it against the run's plan and the staged objects."""
+    observed, written as an object under the run's staging path (it grows with the parts and the
+    columns, so it never travels in the state machine's state)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     slice: int = Field(ge=0, lt=MAX_SLICES)
     parts: tuple[tuple[int, str, str, int, int], ...] = Field(max_length=MAX_PARTS_PER_SLICE)
     observed: dict[str, Any]
+
+
+class SliceResult(BaseModel):
+    """What one extract_slice answers through the Map: the key of its manifest and its counts, a
+    fixed size whatever the parts and columns (a state holds at most 256 KiB). A claim only: the
+    load reads a manifest only at the key the run gives that slice, and checks the parts it lists
+    against the run's plan and the staged objects."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slice: int = Field(ge=0, lt=MAX_SLICES)
+    manifest: str = Field(min_length=1, max_length=MAX_KEY_LENGTH)
+    parts: int = Field(strict=True, ge=0, le=MAX_PARTS_PER_SLICE)
+    rows: int = Field(strict=True, ge=0)
 
 
 class FailureCause(BaseModel):

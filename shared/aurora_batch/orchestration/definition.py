@@ -6,6 +6,7 @@
 For each table of the input (`{"tables": [{"schema_name": ..., "table_name": ...}]}`, as the
 schedules send it): Plan -> a Distributed Map of extract_slice -> Load -> Commit; any failure after
 Plan -> Release (records the failure, releases the lease). The execution fails when a table failed.
+A slice's parts and observations travel as its manifest in S3, never in the state.
 """
 
 from __future__ import annotations
@@ -59,9 +60,16 @@ def _run_of(path: str = "$.plan") -> dict[str, str]:
 
 def table_states() -> dict[str, Any]:
     """One table's run: the states of the outer Map's iteration."""
+    # A slice's parts and observations stay in its manifest in S3: the Map's results reach Load as
+    # one state, at most 256 KiB, so each slice passes on only its manifest's key and its counts.
     extract_slice = _invoke(
         {"Payload.$": "$"},
-        {"slice.$": "$.Payload.slice", "parts.$": "$.Payload.parts", "observed.$": "$.Payload.observed"},
+        {
+            "slice.$": "$.Payload.slice",
+            "manifest.$": "$.Payload.manifest",
+            "parts.$": "$.Payload.parts",
+            "rows.$": "$.Payload.rows",
+        },
         End=True,
     )
     return {

@@ -22,6 +22,15 @@ from aurora_batch.errors import AuroraBatchError, ConfigError, LeaseLostError, L
 from aurora_batch.logic import load as sql
 from aurora_batch.logic.extract import ExtractPlan
 from aurora_batch.logic.observe import StreamObserver
+from aurora_batch.logic.orchestration.manifests import (
+    CATCH_UP,
+    claimed_parts,
+    manifest_path,
+    slice_manifest,
+    slice_path,
+    staged_key,
+    write_manifest,
+)
 from aurora_batch.logic.orchestration.map_state import MapPlan, map_plan
 from aurora_batch.logic.replicate.incremental import IncrementalRun
 from aurora_batch.logic.replicate.plan import TablePlan, staged_name
@@ -34,11 +43,6 @@ from aurora_batch.watermark import Watermark, WatermarkType, as_watermark_value,
 # insert and update sets to the time of its transaction.
 _CATCH_UP_TYPES = (WatermarkType.TIMESTAMP, WatermarkType.TIMESTAMPTZ, WatermarkType.DATE)
 _REPORT_COUNTS = ("rows_extracted", "rows_staged", "rows_loaded", "rows_merged", "rows_inserted", "rows_updated")
-CATCH_UP = "catch-up"
-
-
-def slice_path(index: int) -> str:
-    return f"slice-{index:04d}"
 
 
 class MapRun(IncrementalRun):
@@ -113,8 +117,7 @@ class MapRun(IncrementalRun):
         return parts, observer
 
     def _discard_staged(self, path: str) -> None:
-        prefix = self.settings.staging_prefix.strip("/")
-        listed = self.services.staging.list_objects(f"{prefix}/{path}/" if prefix else f"{path}/")
+        listed = self.services.staging.list_objects(staged_key(self.settings.staging_prefix, f"{path}/"))
         keys = [o.key for o in listed]
         if keys:
             self.services.staging.delete_keys(keys)
@@ -212,7 +215,8 @@ class MapRun(IncrementalRun):
     # --- extract_slice ------------------------------------------------------------------------
 
     def extract_slice(self, spec: SliceSpec, run_prefix: str) -> dict[str, Any]:
-        """Stage the planned slice `spec` in its own snapshot; return its parts and observations."""
+        """Stage the planned slice `spec` in its own snapshot and write its manifest (its parts and
+        observations); return the manifest's key and counts, a fixed size for the Map's state."""
         _, planned = self._held(self.report.run_id)
         if run_prefix != self.run_prefix():
             raise ConfigError("run_prefix is not the run's", field="run_prefix", table=self.table)
@@ -226,29 +230,37 @@ class MapRun(IncrementalRun):
                 predicates.extend(snapshot.incremental_predicates(plan.watermark_column.source.name, planned.lower))
             predicates.append(snapshot.block_range_predicate(spec.first_block, spec.end_block))
             parts, observer = self._stage_into(snapshot, plan, slice_path(spec.index), predicates)
-        return {
-            "slice": spec.index,
-            "parts": [[p.index, p.key, p.stage_path, p.rows, p.bytes] for p in parts],
-            "observed": observer.to_checkpoint(),
-        }
+        manifest = slice_manifest(spec.index, parts, observer.to_checkpoint())
+        # A retried slice writes the same key: its manifest replaces the earlier try's.
+        key = staged_key(self.settings.staging_prefix, f"{self.run_prefix()}/{manifest_path(spec.index)}")
+        write_manifest(self.services.staging, key, manifest)
+        return {"slice": spec.index, "manifest": key, "parts": len(parts), "rows": sum(p.rows for p in parts)}
 
     # --- load ---------------------------------------------------------------------------------
 
     def load(self, results: tuple[SliceResult, ...], run_prefix: str) -> dict[str, Any]:
-        """The catch-up (more than one slice), then COPY, validate and MERGE or INSERT OVERWRITE once."""
+        """The slices' manifests read back, the catch-up (more than one slice), then COPY, validate and
+        MERGE or INSERT OVERWRITE once."""
         _, planned = self._held(self.report.run_id)
         if planned.loaded:
             return {"status": "loaded"}  # a retried load: the target has committed already
         if run_prefix != self.run_prefix():
             raise ConfigError("run_prefix is not the run's", field="run_prefix", table=self.table)
-        parts = self._claimed_parts(planned, results)
+        parts, manifests = claimed_parts(
+            self.services.staging,
+            self.settings.staging_prefix,
+            self.run_prefix(),
+            len(planned.slices),
+            results,
+            table=self.table,
+        )
         try:
             with self.services.source.snapshot() as snapshot:
                 plan = self._replan(snapshot, planned)
                 observer = self._observer(plan)
-                for result in results:
+                for manifest in manifests:
                     seen = self._observer(plan)
-                    seen.restore(result.observed)
+                    seen.restore(manifest.observed)
                     observer.absorb(seen)
                 newest = planned.newest
                 if planned.catch_up_from is not None:
@@ -265,29 +277,6 @@ class MapRun(IncrementalRun):
         loaded = replace(planned, loaded=True, newest=newest, report=report)
         self.services.state.save_checkpoint(self._lease, loaded.to_state())
         return {"status": "loaded"}
-
-    def _claimed_parts(self, planned: MapPlan, results: tuple[SliceResult, ...]) -> list[StagedPart]:
-        """The parts the slices claim, once every planned slice answered exactly once and the claimed
-        files are exactly those staged under the run's prefix."""
-        indexes = sorted(result.slice for result in results)
-        if indexes != list(range(len(planned.slices))):
-            raise ConfigError("the slices loaded are not the run's planned slices", field="slices", table=self.table)
-        parts = []
-        for result in sorted(results, key=lambda r: r.slice):
-            for index, key, stage_path, rows, size in result.parts:
-                if not stage_path.startswith(f"{self.run_prefix()}/{slice_path(result.slice)}/"):
-                    raise ConfigError("a part is outside its slice's path", field="slices", table=self.table)
-                parts.append(StagedPart(index, key, stage_path, rows, size))
-        prefix = self.settings.staging_prefix.strip("/")
-        run_path = f"{prefix}/{self.run_prefix()}/".lstrip("/")
-        # A retried load finds the catch-up's own files from the earlier try; the catch-up replaces them.
-        catch_up_path = f"{run_path}{CATCH_UP}/"
-        staged = {o.key for o in self.services.staging.list_objects(run_path) if not o.key.startswith(catch_up_path)}
-        if staged != {p.key for p in parts}:
-            raise ConfigError(
-                "the parts the slices claim are not the files staged for the run", field="slices", table=self.table
-            )
-        return parts
 
     def _catch_up(
         self, snapshot: Snapshot, plan: TablePlan, planned: MapPlan, parts: list[StagedPart], observer: StreamObserver

@@ -48,6 +48,7 @@ class StreamBudget:
 
     batch_bytes: int
     row_group_rows: int
+    read_ahead: bool  # one stream decodes in a thread of its own; several overlap one another
 
 
 def stream_budget(batch_bytes: int, streams: int, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS) -> StreamBudget:
@@ -56,6 +57,7 @@ def stream_budget(batch_bytes: int, streams: int, row_group_rows: int = DEFAULT_
     return StreamBudget(
         batch_bytes=max(MIN_STREAM_BATCH_BYTES, batch_bytes // share),
         row_group_rows=max(MIN_STREAM_ROW_GROUP_ROWS, row_group_rows // share),
+        read_ahead=share == 1,
     )
 
 
@@ -136,7 +138,9 @@ class SliceSteps(RunSteps):
             with self._phase("extract"), ExitStack() as copies:
                 for stream in streams:  # each COPY's connection imports this snapshot
                     stream.raw = copies.enter_context(
-                        snapshot.copy_batches(stream.extract.select_sql(), batch_bytes=budget.batch_bytes)
+                        snapshot.copy_batches(
+                            stream.extract.select_sql(), batch_bytes=budget.batch_bytes, read_ahead=budget.read_ahead
+                        )
                     )
                 self._run_streams(plan, streams, observer, stop, may_stop)
             self.report.transform = plan.pipeline.hook_counts()
