@@ -123,6 +123,10 @@ class StagingError(RetryableError):
     """Uploading or listing staged parts failed."""
 
 
+class StagedObjectTooLargeError(PermanentError):
+    """A staged object is larger than a read may take: a retry reads the same object."""
+
+
 # --- target -----------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ DEAD_RUNS = {"orders": (3, 250), "customers": (2, 200)}
 LIVE_OBJECTS = 100  # under the run holding the lease
 RESUMABLE_OBJECTS = 50  # under the run that left a checkpoint
 OTHER_KEYS = ("manifest.json", "orders/stray.txt")  # not <schema>.<table>/<run_id>/<file>
+MAP_RUN_FOLDERS = ("", "slice-0003/", "catch-up/", "manifests/")
 PUT_THREADS = 16
 
 
@@ -99,7 +100,12 @@ def seeded(stack: Any, cleanup_env: str) -> Iterator[Seeded]:
     objects: dict[str, int] = {}
 
     def add(table: str, run_id: str, count: int) -> None:
-        keys = {f"{seed.prefix}/{table}/{run_id}/part-{index:05d}.parquet": 10 + index % 17 for index in range(count)}
+        # A run's files in every shape it stages: directly below the run, and, as a state-machine
+        # run does, below a slice's folder, the catch-up's, and the slices' manifests.
+        keys = {
+            f"{seed.prefix}/{table}/{run_id}/{MAP_RUN_FOLDERS[index % 4]}part-{index:05d}.parquet": 10 + index % 17
+            for index in range(count)
+        }
         seed.sizes.setdefault(table, {}).update(keys)
         objects.update(keys)
 
@@ -159,7 +165,7 @@ def test_cleanup_spares_live_runs_supports_dry_run_and_is_idempotent(
         (seeded.table("live"), seeded.live_run),
     ):
         s3_client(stack).create_multipart_upload(
-            Bucket=stack.staging_bucket, Key=f"{seeded.prefix}/{table}/{run_id}/part-09999.parquet"
+            Bucket=stack.staging_bucket, Key=f"{seeded.prefix}/{table}/{run_id}/slice-0003/part-09999.parquet"
         )
 
     # 2. A day later, the dry run reports what would go and deletes nothing.
@@ -188,7 +194,7 @@ def test_cleanup_spares_live_runs_supports_dry_run_and_is_idempotent(
     assert done["runs_in_progress"][seeded.table("resumable")] == [seeded.resumable_run]
     assert set(listed(stack, seeded.prefix)) == live_keys
     assert pending_uploads(stack, seeded.prefix) == {
-        f"{seeded.prefix}/{seeded.table('live')}/{seeded.live_run}/part-09999.parquet"
+        f"{seeded.prefix}/{seeded.table('live')}/{seeded.live_run}/slice-0003/part-09999.parquet"
     }
 
     # 4. Idempotent: a second pass finds nothing more to delete.

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_batch.errors import StagingError
+from aurora_batch.errors import StagedObjectTooLargeError, StagingError
 from aurora_batch.ports import PendingUpload, StagedObject
 
 MIN_PART_BYTES = 8 << 20  # S3 requires >= 5 MiB for every part but the last
@@ -146,7 +146,7 @@ class S3Staging:
         except Exception as exc:
             raise StagingError("cannot read a staged object", bucket=self.bucket, key=key) from exc
         if size > max_bytes or len(data) > max_bytes:
-            raise StagingError(
+            raise StagedObjectTooLargeError(
                 f"the staged object is larger than the {max_bytes} bytes a read may take",
                 bucket=self.bucket,
                 key=key,

@@ -5,8 +5,9 @@ that failed or died. This pass removes objects under the staging prefix older th
 (and aborts multipart uploads started before it), except those of a run still in progress
 according to the state table: a live lease, or a checkpoint a later invocation resumes from.
 
-Staged keys look like `<prefix>/<schema>.<table>/<run_id>/part-NNNNN.parquet`. Keys of any
-other shape under the prefix are counted under "(other)" and deleted by age alone. The run is
+Staged keys look like `<prefix>/<schema>.<table>/<run_id>/part-NNNNN.parquet`; a state-machine
+run stages below its run too (`<run_id>/slice-NNNN/…`, `<run_id>/catch-up/…`, `<run_id>/manifests/…`).
+Keys of any other shape under the prefix are counted under "(other)" and deleted by age alone. The run is
 idempotent: deleting a key that is already gone is not an error, so a retry only finishes the job.
 """
 
@@ -150,7 +151,7 @@ def run_cleanup(
 
 def _owner(key: str, root: str) -> tuple[str, str | None]:
     """(schema.table, run_id) of a staged key, or (OTHER_KEYS, None) for a key of another shape."""
-    segments = key[len(root) :].rsplit("/", 2)
-    if len(segments) == 3 and all(segments) and "." in segments[0]:
+    segments = key[len(root) :].split("/")
+    if len(segments) >= 3 and all(segments) and "." in segments[0]:
         return segments[0], segments[1]
     return OTHER_KEYS, None

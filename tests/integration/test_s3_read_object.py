@@ -1,36 +1,31 @@
-"""S3Staging.read_object: a small object's bytes back (a slice manifest), a large one refused before
-its body is read, a missing one a StagingError. moto runs in-process: no service is started."""
+"""S3Staging.read_object against the stack's moto S3: a small object's bytes back (a slice
+manifest), a large one refused before its body is read (permanently: a retry reads the same
+object), a missing one a retryable StagingError."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from aurora_batch.adapters.s3 import S3Staging
-from aurora_batch.errors import StagingError
-from moto import mock_aws
+from aurora_batch.errors import PermanentError, RetryableError, StagedObjectTooLargeError, StagingError
 
-BUCKET = "staging-bucket"
+BUCKET = "read-object"
 
 
 @pytest.fixture
-def staging(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Staging]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        staged = S3Staging(client, BUCKET)
-        try:
-            yield staged
-        finally:
-            staged.close()
+def staging(stack: Any, stack_env: dict[str, str]) -> Iterator[S3Staging]:
+    client = boto3.client("s3", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
+    bucket = f"{BUCKET}-{secrets.token_hex(4)}"
+    client.create_bucket(Bucket=bucket)
+    staged = S3Staging(client, bucket)
+    try:
+        yield staged
+    finally:
+        staged.close()
 
 
 def test_what_open_upload_wrote_reads_back(staging: S3Staging) -> None:
@@ -43,18 +38,19 @@ def test_what_open_upload_wrote_reads_back(staging: S3Staging) -> None:
 
 
 def test_an_object_of_exactly_the_limit_is_read(staging: S3Staging) -> None:
-    staging.client.put_object(Bucket=BUCKET, Key="k", Body=b"x" * 64)
+    staging.client.put_object(Bucket=staging.bucket, Key="k", Body=b"x" * 64)
 
     assert staging.read_object("k", max_bytes=64) == b"x" * 64
 
 
 def test_an_object_larger_than_the_limit_is_refused_naming_it(staging: S3Staging) -> None:
-    staging.client.put_object(Bucket=BUCKET, Key="big", Body=b"x" * 65)
+    staging.client.put_object(Bucket=staging.bucket, Key="big", Body=b"x" * 65)
 
-    with pytest.raises(StagingError) as refused:
+    with pytest.raises(StagedObjectTooLargeError) as refused:
         staging.read_object("big", max_bytes=64)
 
-    assert refused.value.fields == {"bucket": BUCKET, "key": "big", "size": 65, "limit": 64}
+    assert isinstance(refused.value, PermanentError)
+    assert refused.value.fields == {"bucket": staging.bucket, "key": "big", "size": 65, "limit": 64}
     assert "64 bytes" in refused.value.message
 
 
@@ -75,7 +71,7 @@ def test_a_body_longer_than_its_claimed_length_is_refused_after_one_byte_past_th
 
     staging = S3Staging(Client(), BUCKET)
     try:
-        with pytest.raises(StagingError) as refused:
+        with pytest.raises(StagedObjectTooLargeError) as refused:
             staging.read_object("k", max_bytes=64)
     finally:
         staging.close()
@@ -88,5 +84,6 @@ def test_a_missing_object_is_a_staging_error(staging: S3Staging) -> None:
     with pytest.raises(StagingError) as failed:
         staging.read_object("nowhere.json")
 
-    assert failed.value.fields == {"bucket": BUCKET, "key": "nowhere.json"}
+    assert isinstance(failed.value, RetryableError)
+    assert failed.value.fields == {"bucket": staging.bucket, "key": "nowhere.json"}
     assert isinstance(failed.value.__cause__, Exception)
