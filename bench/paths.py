@@ -23,12 +23,14 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from aurora_batch.errors import PermanentError
-from aurora_batch.model import TableRef
+from bench.errors import BenchPathError
+from bench.job import Job, PgEndpoint, S3Endpoint
+from bench.job import PathResult as PathResult  # re-exported: the tests import it from here
+from bench.proc import server_cpu_seconds, status_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COPY_BUFFER_BYTES = 1 << 20  # the raw COPY paths write /dev/null through a buffer this size
@@ -45,58 +47,6 @@ def default_extract_batch_bytes() -> int:
     return default
 
 
-class BenchPathError(PermanentError):
-    """A benchmark path failed or reported nonsense."""
-
-
-@dataclass(frozen=True)
-class PgEndpoint:
-    host: str
-    port: int
-    database: str
-    user: str
-    password: str = field(repr=False)
-    server_pid: int | None = None  # the postmaster's pid: the server's CPU time is read from /proc
-
-
-@dataclass(frozen=True)
-class S3Endpoint:
-    url: str
-    bucket: str
-    prefix: str
-    access_key: str  # moto's dummy key, not a secret
-    region: str
-
-
-@dataclass(frozen=True)
-class Job:
-    path: str
-    pg: PgEndpoint
-    schema: str
-    table: str
-    run_id: str
-    out_dir: str  # root of the local parts (engine-local)
-    s3: S3Endpoint | None = None
-    keep_output: bool = False  # False: staged parts are deleted after the clock stops
-    # What-ifs for the engine's existing knobs; None keeps the product's default.
-    batch_bytes: int | None = None  # Snapshot.copy_batches(batch_bytes=)
-    row_group_rows: int | None = None  # Stager(row_group_rows=)
-    streams: int = 1  # parallel COPY streams over block ranges of one snapshot (EXTRACT_STREAMS)
-
-    @property
-    def ref(self) -> TableRef:
-        return TableRef(self.schema, self.table)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> Job:
-        data = json.loads(text)
-        s3 = data.pop("s3")
-        return cls(pg=PgEndpoint(**data.pop("pg")), s3=S3Endpoint(**s3) if s3 else None, **data)
-
-
 @dataclass(frozen=True)
 class Outcome:
     rows: int
@@ -104,24 +54,6 @@ class Outcome:
     parts: int = 0
     memory_pool: str = ""
     checksum: str = ""  # the engine's observed count, sums and NULL counts: equal data, equal checksum
-
-
-@dataclass(frozen=True)
-class PathResult:
-    path: str
-    rows: int
-    output_bytes: int
-    parts: int
-    wall_seconds: float
-    cpu_seconds: float  # user + system of this process (the client side only)
-    peak_rss_mb: float  # MB = 10^6 bytes
-    start_rss_mb: float  # resident when the clock started: the interpreter and the path's imports
-    memory_pool: str = ""  # Arrow's allocator, for the engine paths
-    server_cpu_seconds: float = 0.0  # user + system of PostgreSQL's processes meanwhile
-    checksum: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 Run = Callable[[], Outcome]
@@ -370,7 +302,7 @@ PATHS: dict[str, Callable[[Job], tuple[Run, Cleanup]]] = {
 def measure(job: Job) -> PathResult:
     """Run one path in this process and measure it."""
     run, cleanup = PATHS[job.path](job)
-    start_rss = _status_bytes("VmRSS")
+    start_rss = status_bytes("VmRSS")
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     server_before = server_cpu_seconds(job.pg.server_pid)
     started = time.perf_counter()
@@ -378,7 +310,7 @@ def measure(job: Job) -> PathResult:
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     server_cpu = server_cpu_seconds(job.pg.server_pid) - server_before
-    peak_rss = _status_bytes("VmHWM")
+    peak_rss = status_bytes("VmHWM")
     cleanup()
     cpu = (usage.ru_utime + usage.ru_stime) - (usage_before.ru_utime + usage_before.ru_stime)
     return PathResult(
@@ -394,36 +326,6 @@ def measure(job: Job) -> PathResult:
         server_cpu_seconds=server_cpu,
         checksum=outcome.checksum,
     )
-
-
-def server_cpu_seconds(postmaster_pid: int | None) -> float:
-    """CPU seconds PostgreSQL has used: its live processes' own, plus what the postmaster has reaped
-    of its exited children (a finished backend's time moves into the postmaster's cutime/cstime)."""
-    if postmaster_pid is None:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile: its time is in the postmaster's cutime now
-        pid = int(stat.parent.name)
-        # fields[1] is the ppid; [11] utime, [12] stime, [13] cutime, [14] cstime
-        if pid == postmaster_pid:
-            total += sum(int(value) for value in fields[11:15])
-        elif int(fields[1]) == postmaster_pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
-def _status_bytes(field_name: str) -> int:
-    """A memory figure of this process from /proc/self/status. VmHWM is the peak resident set
-    size of this process alone: exec resets it, where ru_maxrss keeps the parent's."""
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith(f"{field_name}:"):
-            return int(line.split()[1]) * 1024
-    raise BenchPathError(f"/proc/self/status has no {field_name} line: the benchmark needs Linux")
 
 
 def run_in_child(job: Job, timeout: float = CHILD_TIMEOUT_SECONDS) -> PathResult:

@@ -11,7 +11,6 @@ Exit codes (docs/CONFIGURATION.md#cli-exit-codes):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -19,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aurora_batch.cli_output import print_json, print_tables, progress_display, verify_display, watermark_views
 from aurora_batch.errors import AuroraBatchError, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_CONTINUED = 0, 1, 2, 3, 4
@@ -139,7 +139,7 @@ def cmd_replicate(args: argparse.Namespace) -> int:
         return _dry_run(tables_for_event(runtime.settings, _replicate_event(args)), runtime)
     reports: list[dict[str, Any]] = []
     tables = tables_for_event(runtime.settings, _replicate_event(args))
-    with _progress_display(args) as display:
+    with progress_display(args) as display:
         for options in tables:
             reports.extend(_replicate_table(options, runtime, args, display))
     if args.json:
@@ -147,7 +147,7 @@ def cmd_replicate(args: argparse.Namespace) -> int:
     else:
         from aurora_batch.terminal.views import summary_view
 
-        _print_tables([summary_view(reports)])
+        print_tables([summary_view(reports)])
     return _exit_code(reports)
 
 
@@ -159,54 +159,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     runtime = _runtime()
     ref = TableRef.parse(args.table)
     options = verify_options(runtime, ref.table, ref.schema)
-    with _verify_display(args, options.ref.qualified) as progress:
+    with verify_display(args, options.ref.qualified) as progress:
         report = verify_table(options, runtime, repair=args.repair, progress=progress).to_dict()
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
-        _print_tables([verify_view(report)])
+        print_tables([verify_view(report)])
     if report["status"] in ("failed", "locked"):
         return _exit_code([report])
     return EXIT_OK if report["status"] in ("exact", "repaired") else EXIT_FAILED
-
-
-def _verify_display(args: argparse.Namespace, table: str) -> contextlib.AbstractContextManager[Any]:
-    """One bar per level of the descent when stdout is a terminal: rich's, or plain lines without
-    the cli extra; nothing on a pipe or with --json."""
-    if args.json or not sys.stdout.isatty():
-        return contextlib.nullcontext(None)
-    try:
-        from aurora_batch.terminal.verify_progress import VerifyDisplay
-    except ModuleNotFoundError as exc:  # the cli extra (rich) is not installed
-        if not (exc.name or "").startswith("rich"):
-            raise
-        from aurora_batch.terminal.verify_view import LevelLines
-
-        return contextlib.nullcontext(LevelLines(sys.stdout))
-    return VerifyDisplay(sys.stdout, table)
-
-
-def _progress_display(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
-    """One bar per table when stdout is a terminal (and rich is installed); nothing otherwise."""
-    if args.json or not sys.stdout.isatty():
-        return contextlib.nullcontext(None)
-    try:
-        from aurora_batch.terminal.progress import ReplicateDisplay
-    except ModuleNotFoundError as exc:  # the cli extra (rich) is not installed
-        if not (exc.name or "").startswith("rich"):
-            raise
-        return contextlib.nullcontext(None)
-    return ReplicateDisplay(sys.stdout)
-
-
-def _print_tables(views: Sequence[Any]) -> None:
-    from aurora_batch.terminal.tables import print_tables
-
-    print_tables(views, sys.stdout)
-
-
-def _print_json(result: Any) -> None:
-    print(json.dumps(result, default=str, indent=2))
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
@@ -223,11 +184,11 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     finally:
         staging.close()
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         from aurora_batch.terminal.views import cleanup_view
 
-        _print_tables([cleanup_view(result)])
+        print_tables([cleanup_view(result)])
     return EXIT_OK
 
 
@@ -247,21 +208,10 @@ def cmd_watermark(args: argparse.Namespace) -> int:
     request = AdminRequest.from_event(event)
     result = handle_admin_request(request, runtime.state, lambda: datetime.now(UTC))
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
-        _print_tables(_watermark_views(result))
+        print_tables(watermark_views(result))
     return EXIT_OK
-
-
-def _watermark_views(result: dict[str, Any]) -> list[Any]:
-    from aurora_batch.terminal.views import change_view, watermark_get_views, watermark_list_view
-
-    now = datetime.now(UTC)
-    if result["action"] == "list":
-        return [watermark_list_view(result, now)]
-    if result["action"] == "get":
-        return watermark_get_views(result, now)
-    return [change_view(result)]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -280,11 +230,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         late_after_seconds=args.late_after,
     )
     if args.json:
-        _print_json({"at": now.isoformat(), "tables": [status.to_dict() for status in statuses]})
+        print_json({"at": now.isoformat(), "tables": [status.to_dict() for status in statuses]})
     else:
         from aurora_batch.terminal.views import status_view
 
-        _print_tables([status_view(statuses, now)])
+        print_tables([status_view(statuses, now)])
     return EXIT_OK
 
 

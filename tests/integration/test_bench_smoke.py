@@ -79,6 +79,10 @@ def test_every_path_reads_every_row_at_both_sizes(stack: LocalStack, pg_schema: 
     timing_free = [c for c in report.checks() if "wall time" not in c.target and "peak RSS" not in c.target]
     assert all(check.passed for check in timing_free if "verify" in check.target or "repair" in check.target)
     assert "## Verify and repair" in text
+    phases = report.verify.steps["full-refresh"].report["phases"]
+    assert {"extract", "upload", "copy", "overwrite"} <= set(phases)
+    assert "Full refresh phases (s, from its run report): plan" in text
+    assert f"extract {phases['extract']:.2f}, upload {phases['upload']:.2f}" in text
     with closing(stack.pg_connect()) as connection:  # the damaged source rows were put back
         assert dataset.table_facts(connection, config.table)[0] == 2 * ROWS
 

@@ -1,5 +1,5 @@
-"""The bench's "2 streams no slower than 1" target: judged at the resolution of the run itself
-(one stream's own spread between its runs, at most 5%), never looser."""
+"""The bench's "2 streams no slower than 1" target: the fastest runs compared, with each path's
+spread between its runs shown beside the ratio."""
 
 from __future__ import annotations
 
@@ -32,18 +32,18 @@ def stream_check(
     ("one_stream", "two_streams", "passed"),
     [
         ([6.00, 6.10, 6.20], [5.90, 6.40, 6.50], True),  # faster
-        ([6.00, 6.30, 6.60], [6.20, 6.40, 6.50], True),  # 3% slower, one stream's runs spread 10%
-        ([6.00, 6.01, 6.02], [6.10, 6.20, 6.30], False),  # 1.7% slower, but its runs spread 0.3%
-        ([6.00, 7.00, 8.00], [6.40, 6.50, 6.60], False),  # 6.7% slower: past the 5% cap, whatever the spread
+        ([6.00, 6.30, 6.60], [6.00, 6.40, 6.50], True),  # a tie
+        ([6.00, 6.30, 6.60], [6.10, 6.20, 6.30], False),  # 1.7% slower, inside one stream's spread
     ],
 )
-def test_two_streams_may_only_trail_one_by_the_noise_the_run_measured(
+def test_two_streams_pass_only_when_their_fastest_run_is_no_slower(
     one_stream: list[float], two_streams: list[float], passed: bool
 ) -> None:
     wall_check, _ = stream_check(one_stream, two_streams)
 
     assert wall_check.passed is passed
-    assert f"{min(one_stream):.2f} to {max(one_stream):.2f} s" in wall_check.measured
+    assert f"1 stream {min(one_stream):.2f} to {max(one_stream):.2f} s" in wall_check.measured
+    assert f"2 streams {min(two_streams):.2f} to {max(two_streams):.2f} s" in wall_check.measured
 
 
 def test_two_streams_that_stage_other_data_fail_however_fast() -> None:

@@ -6,18 +6,20 @@ it empty, partial or duplicated:
 - incremental: COPY into a transient staging table, then one MERGE (atomic by itself);
 - full refresh: COPY into staging, build a new table LIKE the target with its grants,
   validate it, then ALTER TABLE ... SWAP WITH (atomic), then drop the old copy.
-The validation aggregates live in logic/validate.py.
+The validation aggregates live in logic/validate.py; the target's column types (which change
+of type applies in place) in logic/target_types.py.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aurora_batch.errors import LoadError, TargetSchemaError, ValidationError
+from aurora_batch.logic.target_types import INCOMPATIBLE, existing_type, parse_type, render_type, widening
+from aurora_batch.logic.target_types import ExistingColumn as ExistingColumn  # re-exported: callers use load's names
 from aurora_batch.logic.validate import AggregateSpec as AggregateSpec  # re-exported: callers use load's names
 from aurora_batch.logic.validate import aggregates_sql as aggregates_sql
 from aurora_batch.logic.validate import compare_aggregates as compare_aggregates
@@ -101,76 +103,6 @@ def table_exists_sql(target: TargetTable, name: str | None = None) -> str:
 # --- schema evolution ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExistingColumn:
-    name: str
-    data_type: str  # as INFORMATION_SCHEMA reports it: NUMBER, TEXT, VARIANT, ...
-    length: int | None
-    precision: int | None
-    scale: int | None
-    nullable: bool = True
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> ExistingColumn:
-        """A row of `describe_columns_sql` (IS_NULLABLE is 'YES' or 'NO')."""
-        return cls(row[0], row[1], row[2], row[3], row[4], nullable=len(row) < 6 or str(row[5]).upper() != "NO")
-
-
-@dataclass(frozen=True)
-class ParsedType:
-    family: str
-    length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-
-
-_FAMILY = {
-    "TEXT": "VARCHAR",
-    "VARCHAR": "VARCHAR",
-    "STRING": "VARCHAR",
-    "CHAR": "VARCHAR",
-    "NUMBER": "NUMBER",
-    "DECIMAL": "NUMBER",
-    "FLOAT": "FLOAT",
-    "DOUBLE": "FLOAT",
-    "REAL": "FLOAT",
-    "BOOLEAN": "BOOLEAN",
-    "DATE": "DATE",
-    "TIME": "TIME",
-    "TIMESTAMP_NTZ": "TIMESTAMP_NTZ",
-    "TIMESTAMP_TZ": "TIMESTAMP_TZ",
-    "TIMESTAMP_LTZ": "TIMESTAMP_LTZ",
-    "VARIANT": "VARIANT",  # holds an ARRAY or an OBJECT; an ARRAY or OBJECT column holds only its own kind
-    "ARRAY": "ARRAY",
-    "OBJECT": "OBJECT",
-    "BINARY": "BINARY",
-}
-
-
-def parse_type(sql_type: str) -> ParsedType:
-    match = re.fullmatch(r"\s*([A-Z_]+)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*", sql_type.upper())
-    if not match:
-        return ParsedType(sql_type.upper())
-    name, first, second = match.groups()
-    family = _FAMILY.get(name, name)
-    if family == "VARCHAR":
-        return ParsedType(family, length=int(first) if first else None)
-    if family == "NUMBER":
-        return ParsedType(family, precision=int(first) if first else 38, scale=int(second) if second else 0)
-    return ParsedType(family)
-
-
-def existing_type(column: ExistingColumn) -> ParsedType:
-    family = _FAMILY.get(column.data_type.upper(), column.data_type.upper())
-    if family == "VARCHAR":
-        # 16777216 (or 134217728) is Snowflake's unbounded VARCHAR
-        unbounded = column.length is None or column.length >= 16_777_216
-        return ParsedType(family, length=None if unbounded else column.length)
-    if family == "NUMBER":
-        return ParsedType(family, precision=column.precision or 38, scale=column.scale or 0)
-    return ParsedType(family)
-
-
 def evolution_statements(target: TargetTable, existing: Sequence[ExistingColumn]) -> list[str]:
     """The ALTERs that bring an existing target up to the source's shape.
 
@@ -189,14 +121,14 @@ def evolution_statements(target: TargetTable, existing: Sequence[ExistingColumn]
             statements.append(add)
             continue
         have, want = existing_type(current), parse_type(column.sql_type)
-        widen = _widening(have, want)
-        if widen is _INCOMPATIBLE:
+        widen = widening(have, want)
+        if widen is INCOMPATIBLE:
             raise TargetSchemaError(
-                f"column {column.name} of {target.name} is {_render(have)} in Snowflake but the source now needs "
+                f"column {column.name} of {target.name} is {render_type(have)} in Snowflake but the source now needs "
                 f"{column.sql_type}; this change cannot be applied in place",
                 table=f"{target.schema}.{target.name}",
                 column=column.name,
-                target_type=_render(have),
+                target_type=render_type(have),
                 source_type=column.sql_type,
             )
         if widen:
@@ -221,7 +153,6 @@ def relax_not_null(target: TargetTable, existing: Sequence[ExistingColumn]) -> l
     return statements
 
 
-_INCOMPATIBLE = object()
 VERSION_SEPARATOR = "__V"
 
 
@@ -239,46 +170,17 @@ def versioned_columns(target: TargetTable, existing: Sequence[ExistingColumn], k
         if current is None or column.name in keep:
             continue
         want = parse_type(column.sql_type)
-        if _widening(existing_type(current), want) is not _INCOMPATIBLE:
+        if widening(existing_type(current), want) is not INCOMPATIBLE:
             continue
         version = 2
         while True:
             candidate = f"{column.name}{VERSION_SEPARATOR}{version}"
             found = by_name.get(candidate)
-            if found is None or _widening(existing_type(found), want) is not _INCOMPATIBLE:
+            if found is None or widening(existing_type(found), want) is not INCOMPATIBLE:
                 chosen[column.name] = candidate
                 break
             version += 1
     return chosen
-
-
-def _widening(have: ParsedType, want: ParsedType) -> bool | object:
-    """False if equal (or already wider), True if a supported in-place widening, else incompatible."""
-    if have.family == "VARIANT" and want.family in ("ARRAY", "OBJECT"):
-        return False  # a VARIANT holds arrays and objects
-    if have.family != want.family:
-        return _INCOMPATIBLE
-    if have.family == "VARCHAR":
-        if have.length is None:
-            return False
-        return want.length is None or want.length > have.length
-    if have.family == "NUMBER":
-        assert have.precision is not None and want.precision is not None
-        assert have.scale is not None and want.scale is not None
-        if want.scale == have.scale:
-            return want.precision > have.precision
-        # Snowflake cannot change a NUMBER's scale; a narrower source still fits as it is.
-        fits = want.scale < have.scale and want.precision - want.scale <= have.precision - have.scale
-        return False if fits else _INCOMPATIBLE
-    return False
-
-
-def _render(parsed: ParsedType) -> str:
-    if parsed.family == "VARCHAR":
-        return f"VARCHAR({parsed.length})" if parsed.length else "VARCHAR"
-    if parsed.family == "NUMBER":
-        return f"NUMBER({parsed.precision},{parsed.scale})"
-    return parsed.family
 
 
 # --- COPY ------------------------------------------------------------------------------
