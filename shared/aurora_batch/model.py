@@ -185,6 +185,12 @@ class TargetTable:
         return f"{quote_sf(self.database)}.{quote_sf(self.schema)}.{quote_sf(name)}"
 
 
+def staged_key(staging_prefix: str, path: str) -> str:
+    """The object key of `path`, a path relative to STAGING_PREFIX (where the stage URL points)."""
+    prefix = staging_prefix.strip("/")
+    return f"{prefix}/{path}" if prefix else path
+
+
 @dataclass(frozen=True)
 class StagedPart:
     """One staged file: where it is and what it holds, recorded so the load can check it."""

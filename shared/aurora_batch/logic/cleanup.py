@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from aurora_batch.config import parse_event
-from aurora_batch.model import TableRef
+from aurora_batch.model import TableRef, staged_key
 from aurora_batch.ports import LiveRunsStore, StagedObject, Staging
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def run_cleanup(
     """Delete (or in a dry run, only count) what the request covers; return the per-table tally."""
     moment = now or datetime.now(UTC)
     cutoff = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - timedelta(hours=request.older_than_hours)
-    root = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    root = staged_key(prefix, "")
     listed = f"{root}{request.table}/" if request.table else root
     # Read before listing: a run that starts later writes objects newer than the cutoff.
     live = {

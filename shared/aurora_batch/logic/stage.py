@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from aurora_batch.model import StagedPart
+from aurora_batch.model import StagedPart, staged_key
 from aurora_batch.ports import PartSink, Staging
 
 DEFAULT_PART_TARGET_BYTES = 128 << 20  # Snowflake loads 100-250 MB compressed files best
@@ -79,7 +79,7 @@ class S3SinkFactory:
     prefix: str  # STAGING_PREFIX; the stage URL points here
 
     def key(self, relative_path: str) -> str:
-        return f"{self.prefix.strip('/')}/{relative_path}" if self.prefix.strip("/") else relative_path
+        return staged_key(self.prefix, relative_path)
 
     def open(self, relative_path: str) -> PartSink:
         return self.staging.open_upload(self.key(relative_path))

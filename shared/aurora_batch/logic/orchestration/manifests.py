@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from aurora_batch.config.events import SliceManifest, SliceResult, parse_event
 from aurora_batch.errors import ConfigError
-from aurora_batch.model import StagedPart
+from aurora_batch.model import StagedPart, staged_key
 from aurora_batch.ports import Staging
 
 CATCH_UP = "catch-up"
@@ -27,12 +27,6 @@ def slice_path(index: int) -> str:
 
 def manifest_path(index: int) -> str:
     return f"{MANIFESTS}/{slice_path(index)}.json"
-
-
-def staged_key(staging_prefix: str, path: str) -> str:
-    """The object key of `path` (relative to STAGING_PREFIX, where the stage URL points)."""
-    prefix = staging_prefix.strip("/")
-    return f"{prefix}/{path}" if prefix else path
 
 
 def write_manifest(staging: Staging, key: str, manifest: SliceManifest) -> None:

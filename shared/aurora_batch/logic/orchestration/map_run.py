@@ -28,14 +28,13 @@ from aurora_batch.logic.orchestration.manifests import (
     manifest_path,
     slice_manifest,
     slice_path,
-    staged_key,
     write_manifest,
 )
 from aurora_batch.logic.orchestration.map_state import MapPlan, map_plan
 from aurora_batch.logic.replicate.incremental import IncrementalRun
 from aurora_batch.logic.replicate.plan import TablePlan, staged_name
 from aurora_batch.logic.replicate.slices import WHOLE_TABLE, BlockRange, block_ranges
-from aurora_batch.model import Mode, RunStatus, StagedPart, quote_sf
+from aurora_batch.model import Mode, RunStatus, StagedPart, quote_sf, staged_key
 from aurora_batch.ports import Lease, Snapshot, TableState
 from aurora_batch.watermark import Watermark, WatermarkType, as_watermark_value, at_most, lower_bound
 

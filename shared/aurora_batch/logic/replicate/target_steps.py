@@ -11,7 +11,7 @@ from aurora_batch.logic.observe import StreamObserver
 from aurora_batch.logic.replicate.checkpoint import RunningQuery
 from aurora_batch.logic.replicate.plan import TablePlan
 from aurora_batch.logic.replicate.steps import NEW_SUFFIX, STAGING_SUFFIX, RunSteps
-from aurora_batch.model import StagedPart, TargetTable, quote_sf
+from aurora_batch.model import StagedPart, TargetTable, quote_sf, staged_key
 
 
 class TargetSteps(RunSteps):
@@ -127,9 +127,8 @@ class TargetSteps(RunSteps):
         (a run continued over several invocations included). Failed runs keep their files."""
         if not self.settings.staging_cleanup:
             return
-        prefix = self.settings.staging_prefix.strip("/")
         with self._phase("cleanup"):
-            listed = self.services.staging.list_objects(f"{prefix}/{run_path}/" if prefix else f"{run_path}/")
+            listed = self.services.staging.list_objects(staged_key(self.settings.staging_prefix, f"{run_path}/"))
             keys = [o.key for o in listed]
             self.services.staging.delete_keys(keys[:1])
             self._crashpoint("cleanup")
